@@ -1,0 +1,148 @@
+"""The architectures of METHOD section 1, real (R) and complex (C), in a registry by name.
+
+=========== ======== ===============================================================
+name        field    layers
+=========== ======== ===============================================================
+small_cnn   real     conv3(32) relu pool, conv3(64) relu pool, fc(3136->128) relu, fc(128->10)
+small_cnn   complex  conv3(16) gsum(2) pool, conv3(8->32) gsum(2) pool, fc(784->128), fc(128->10)
+mlp         either   fc(D->256), fc(256->256), fc(256->10)   (ReLU between real layers)
+cifar_cnn   either   [conv3(32) BN act pool] [conv3(64) BN act pool] [conv3(128) BN act pool]
+                     fc(2048->256) act, fc(256->10)
+=========== ======== ===============================================================
+
+Complex nets start with ``x -> pi x`` and have no activation (the magnitude is
+the nonlinearity); their logits are the last layer's magnitudes. Real nets use
+``N(0, 1/(2 fan_in))`` weights and zero biases (METHOD states "conv bias 0";
+we zero the linear biases too). The real CIFAR net normalises its input with
+the CIFAR-10 channel mean and std; complex nets take raw pixels.
+
+Every net is a :class:`Net`, which knows its input shape and rejects data of
+another shape before any work is done.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import ShapeMismatchError
+from .complex import ComplexConv2d, ComplexLinear, GroupSum, PhaseScale
+
+FIELDS = ("real", "complex")
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+
+
+class Net(nn.Module):
+    """A classifier with a fixed input shape (C, H, W) and a name (arch, field)."""
+
+    def __init__(self, arch: str, field: str, in_shape: tuple[int, int, int], body: nn.Sequential):
+        super().__init__()
+        self.arch, self.field, self.in_shape = arch, field, tuple(in_shape)
+        self.body = body
+
+    def forward(self, x: Tensor) -> Tensor:
+        if tuple(x.shape[1:]) != self.in_shape:
+            raise ShapeMismatchError(
+                f"{self.field} {self.arch} expects inputs of shape {self.in_shape} (C, H, W), "
+                f"got {tuple(x.shape[1:])}: pick an architecture made for this dataset"
+            )
+        return self.body(x)
+
+
+class Normalize(nn.Module):
+    """``(x - mean) / std`` per channel."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean) / self.std
+
+
+def init_real_(module: nn.Module) -> None:
+    """Real affine layers: weight ~ N(0, 1 / (2 fan_in)), bias = 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            fan_in = m.weight[0].numel()
+            with torch.no_grad():
+                m.weight.normal_(0.0, 1.0 / math.sqrt(2 * fan_in))
+                if m.bias is not None:
+                    m.bias.zero_()
+
+
+def _conv(field: str, cin: int, cout: int) -> nn.Module:
+    return nn.Conv2d(cin, cout, 3, padding=1) if field == "real" else ComplexConv2d(cin, cout, 3, padding=1)
+
+
+def _fc(field: str, fin: int, fout: int) -> nn.Module:
+    return nn.Linear(fin, fout) if field == "real" else ComplexLinear(fin, fout)
+
+
+def _small_cnn(field: str, in_shape: tuple[int, int, int], classes: int) -> list[nn.Module]:
+    c, h, w = in_shape
+    flat = (h // 4) * (w // 4)
+    if field == "real":
+        return [nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+                nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+                nn.Flatten(), nn.Linear(64 * flat, 128), nn.ReLU(), nn.Linear(128, classes)]
+    return [PhaseScale(),
+            ComplexConv2d(c, 16, 3, padding=1), GroupSum(2), nn.AvgPool2d(2),
+            ComplexConv2d(8, 32, 3, padding=1), GroupSum(2), nn.AvgPool2d(2),
+            nn.Flatten(), ComplexLinear(16 * flat, 128), ComplexLinear(128, classes)]
+
+
+def _mlp(field: str, in_shape: tuple[int, int, int], classes: int) -> list[nn.Module]:
+    d = in_shape[0] * in_shape[1] * in_shape[2]
+    act = [nn.ReLU()] if field == "real" else []
+    head = [nn.Flatten()] if field == "real" else [PhaseScale(), nn.Flatten()]
+    return head + [_fc(field, d, 256), *act, _fc(field, 256, 256), *act, _fc(field, 256, classes)]
+
+
+def _cifar_cnn(field: str, in_shape: tuple[int, int, int], classes: int) -> list[nn.Module]:
+    c, h, w = in_shape
+    act = (lambda: [nn.ReLU()]) if field == "real" else (lambda: [])
+    layers: list[nn.Module] = [Normalize(CIFAR_MEAN, CIFAR_STD)] if field == "real" else [PhaseScale()]
+    for cin, cout in ((c, 32), (32, 64), (64, 128)):
+        layers += [_conv(field, cin, cout), nn.BatchNorm2d(cout), *act(), nn.AvgPool2d(2)]
+    layers += [nn.Flatten(), _fc(field, 128 * (h // 8) * (w // 8), 256), *act(), _fc(field, 256, classes)]
+    return layers
+
+
+ARCHITECTURES: dict[str, Callable[[str, tuple[int, int, int], int], list[nn.Module]]] = {
+    "small_cnn": _small_cnn,
+    "mlp": _mlp,
+    "cifar_cnn": _cifar_cnn,
+}
+#: The input shape each architecture was designed for (METHOD section 1).
+DESIGN_SHAPES: dict[str, tuple[int, int, int]] = {
+    "small_cnn": (1, 28, 28),
+    "mlp": (1, 28, 28),
+    "cifar_cnn": (3, 32, 32),
+}
+
+
+def build_model(arch: str, field: str, in_shape: tuple[int, int, int] | None = None,
+                num_classes: int = 10) -> Net:
+    """Build ``arch`` (a key of :data:`ARCHITECTURES`) as a ``field`` ('real' | 'complex') net.
+
+    Parameters are initialised from torch's global RNG: seed it first
+    (``torch.manual_seed``) for reproducible weights.
+    """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    if field not in FIELDS:
+        raise ValueError(f"unknown field {field!r}; choose one of {', '.join(FIELDS)}")
+    shape = tuple(in_shape) if in_shape is not None else DESIGN_SHAPES[arch]
+    if arch == "cifar_cnn" and (shape[1] % 8 or shape[2] % 8):
+        raise ShapeMismatchError(f"cifar_cnn needs H and W divisible by 8, got {shape}")
+    if arch == "small_cnn" and (shape[1] % 4 or shape[2] % 4):
+        raise ShapeMismatchError(f"small_cnn needs H and W divisible by 4, got {shape}")
+    net = Net(arch, field, shape, nn.Sequential(*ARCHITECTURES[arch](field, shape, num_classes)))
+    if field == "real":
+        init_real_(net)
+    return net
