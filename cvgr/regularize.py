@@ -71,13 +71,10 @@ def _flat(grads: Sequence[Tensor]) -> Tensor:
     return torch.cat([g.reshape(-1) for g in grads])
 
 
-def gradient_agreement(grads_a: Sequence[Tensor], grads_b: Sequence[Tensor]) -> float:
-    """zeta = <a, b> / (||a|| ||b||) over all parameters concatenated (float64 accumulation)."""
+def gradient_agreement(grads_a: Sequence[Tensor], grads_b: Sequence[Tensor]) -> Tensor:
+    """zeta = <a, b> / (||a|| ||b||) over all parameters concatenated (a float64 0-d tensor; NaN if a norm is 0)."""
     a, b = _flat(grads_a).double(), _flat(grads_b).double()
-    denom = a.norm() * b.norm()
-    if denom == 0:
-        return float("nan")
-    return float(torch.dot(a, b) / denom)
+    return torch.dot(a, b) / (a.norm() * b.norm())
 
 
 def _grads(value: Tensor, params: Sequence[Tensor], retain: bool) -> list[Tensor]:
@@ -85,12 +82,13 @@ def _grads(value: Tensor, params: Sequence[Tensor], retain: bool) -> list[Tensor
     return [torch.zeros_like(p) if g is None else g for g, p in zip(gs, params)]
 
 
-def backward_with_zeta(objective: RegularizedLoss, params: Sequence[Tensor]) -> float:
+def backward_with_zeta(objective: RegularizedLoss, params: Sequence[Tensor]) -> Tensor:
     """Write ``grad (L + R)`` into ``p.grad`` for each parameter and return zeta.
 
     Costs one extra first-order backward of L over plain ``(L + R).backward()``:
     ``grad L`` is computed first (keeping the graph), then ``grad R``, and
-    their sum is the training gradient. When R is identically zero
+    their sum is the training gradient. zeta is returned as a 0-d tensor, so
+    no device synchronisation happens here. When R is identically zero
     (beta = 0), ``grad (L + R)`` *is* ``grad L`` and zeta is their cosine.
     """
     params = list(params)

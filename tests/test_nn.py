@@ -1,0 +1,118 @@
+"""Complex layers against torch's complex arithmetic, gradchecks, and the architectures' shapes."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cvgr.errors import ShapeMismatchError
+from cvgr.nn import ComplexConv2d, ComplexLinear, GroupSum, build_model, set_mode
+
+torch.set_num_threads(1)
+
+
+def _complex_weight(layer):
+    return torch.complex(layer.weight_re.double(), layer.weight_im.double())
+
+
+def _complex_bias(layer):
+    return torch.complex(layer.bias_re.double(), layer.bias_im.double())
+
+
+def test_linear_is_magnitude_of_complex_affine_map():
+    torch.manual_seed(0)
+    layer = ComplexLinear(7, 5).double()
+    x = torch.rand(4, 7, dtype=torch.float64) * math.pi
+    z = torch.exp(1j * x.to(torch.complex128)) @ _complex_weight(layer).T + _complex_bias(layer)
+    torch.testing.assert_close(layer(x), z.abs(), rtol=1e-9, atol=1e-9)
+
+
+def test_conv_is_magnitude_of_complex_convolution():
+    torch.manual_seed(1)
+    layer = ComplexConv2d(3, 4, 3, padding=1).double()
+    x = torch.rand(2, 3, 6, 6, dtype=torch.float64) * math.pi
+    u = torch.exp(1j * x.to(torch.complex128))
+    w = _complex_weight(layer)
+    # Independent reference: complex cross-correlation by unfolding, zero-padded phasors.
+    cols = F.unfold(u.real, 3, padding=1) + 1j * F.unfold(u.imag, 3, padding=1)  # (B, C*9, L)
+    z = torch.einsum("ok,bkl->bol", w.reshape(4, -1), cols).reshape(2, 4, 6, 6)
+    z = z + _complex_bias(layer).view(1, 4, 1, 1)
+    torch.testing.assert_close(layer(x), z.abs(), rtol=1e-9, atol=1e-9)
+
+
+def test_init_has_unit_modulus_times_fan_in_scale():
+    layer = ComplexConv2d(8, 32, 3)
+    mod = torch.complex(layer.weight_re, layer.weight_im).abs()
+    torch.testing.assert_close(mod, torch.full_like(mod, 1 / math.sqrt(8 * 9)))
+
+
+@pytest.mark.parametrize("make", [lambda: ComplexLinear(4, 3), lambda: ComplexConv2d(2, 2, 3, padding=1)])
+def test_gradcheck_first_and_second_order_exact_mode(make):
+    torch.manual_seed(2)
+    layer = make().double()
+    shape = (2, 4) if isinstance(layer, ComplexLinear) else (2, 2, 4, 4)
+    x = (torch.rand(shape, dtype=torch.float64) * math.pi).requires_grad_()
+    params = tuple(layer.parameters())
+
+    def fn(inp, *ps):
+        for p, v in zip(params, ps):
+            p.data = v.data
+        return torch.func.functional_call(layer, dict(zip([n for n, _ in layer.named_parameters()], ps)), (inp,))
+
+    ps = tuple(p.detach().clone().requires_grad_() for p in params)
+    assert torch.autograd.gradcheck(fn, (x, *ps))
+    assert torch.autograd.gradgradcheck(fn, (x, *ps))
+
+
+def test_paper_mode_has_exact_value_and_first_order_gradients():
+    torch.manual_seed(3)
+    net = build_model("small_cnn", "complex").double()
+    x = torch.rand(3, 1, 28, 28, dtype=torch.float64, requires_grad=True)
+    grads = {}
+    for mode in ("exact", "paper"):
+        restore = set_mode(net, mode)
+        out = net(x)
+        g = torch.autograd.grad(out.square().sum(), [x, *net.parameters()])
+        restore()
+        grads[mode] = (out.detach(), g)
+    torch.testing.assert_close(grads["paper"][0], grads["exact"][0], rtol=1e-12, atol=1e-12)
+    for a, b in zip(grads["paper"][1], grads["exact"][1]):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_group_sum_adds_channel_blocks():
+    x = torch.arange(2 * 6 * 2 * 2, dtype=torch.float32).reshape(2, 6, 2, 2)
+    torch.testing.assert_close(GroupSum(2)(x), x[:, :3] + x[:, 3:])
+    torch.testing.assert_close(GroupSum(3)(x), x[:, :2] + x[:, 2:4] + x[:, 4:])
+
+
+@pytest.mark.parametrize("arch,field,shape,params", [
+    ("small_cnn", "real", (1, 28, 28), 32 * 9 + 32 + 64 * 32 * 9 + 64 + 3136 * 128 + 128 + 1290),
+    ("small_cnn", "complex", (1, 28, 28), 2 * (16 * 9 + 16 + 32 * 8 * 9 + 32 + 784 * 128 + 128 + 1280 + 10)),
+    ("mlp", "real", (1, 28, 28), 784 * 256 + 256 + 256 * 256 + 256 + 2570),
+    ("cifar_cnn", "complex", (3, 32, 32), None),
+])
+def test_architectures_match_method_table(arch, field, shape, params):
+    net = build_model(arch, field, shape)
+    out = net(torch.rand(2, *shape))
+    assert out.shape == (2, 10)
+    if field == "complex":
+        assert (out >= 0).all()  # logits are magnitudes
+    if params is not None:
+        assert sum(p.numel() for p in net.parameters()) == params
+
+
+def test_real_init_std_and_zero_bias():
+    torch.manual_seed(0)
+    net = build_model("small_cnn", "real")
+    fc = net.body[7]
+    assert abs(fc.weight.std().item() - 1 / math.sqrt(2 * 3136)) < 0.02 / math.sqrt(3136)
+    assert torch.count_nonzero(fc.bias) == 0
+
+
+def test_wrong_input_shape_is_a_clear_error():
+    net = build_model("small_cnn", "complex")
+    with pytest.raises(ShapeMismatchError, match=r"expects inputs of shape \(1, 28, 28\).*got \(3, 32, 32\)"):
+        net(torch.rand(1, 3, 32, 32))
+    with pytest.raises(ShapeMismatchError, match="divisible by 8"):
+        build_model("cifar_cnn", "real", (1, 28, 28))

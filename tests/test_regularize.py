@@ -1,0 +1,107 @@
+"""G.R. loss against its definition, paper vs exact double backprop, the paper-mode closed form, zeta."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cvgr.nn import ComplexLinear, build_model
+from cvgr.regularize import backward_with_zeta, regularized_loss
+
+torch.set_num_threads(1)
+
+
+def _param_grads(net, x, y, beta, mode):
+    net.zero_grad()
+    obj = regularized_loss(net, x, y, beta, mode)
+    return torch.autograd.grad(obj.total, list(net.parameters()))
+
+
+def test_penalty_matches_per_sample_definition():
+    torch.manual_seed(0)
+    net = build_model("small_cnn", "complex").double()
+    x, y = torch.rand(5, 1, 28, 28, dtype=torch.float64), torch.randint(0, 10, (5,))
+    beta = 64.0
+    obj = regularized_loss(net, x, y, beta, "exact")
+    norms = []
+    for i in range(5):  # dL/dx_i of the batch-mean loss = grad of CE_i / B (samples are independent)
+        xi = x[i:i + 1].clone().requires_grad_()
+        (gi,) = torch.autograd.grad(F.cross_entropy(net(xi), y[i:i + 1]) / 5, xi)
+        norms.append(gi.abs().sum() ** 2)
+    torch.testing.assert_close(obj.penalty, beta * torch.stack(norms).mean(), rtol=1e-10, atol=0)
+
+
+def test_modes_differ_on_complex_and_agree_on_real_nets():
+    torch.manual_seed(1)
+    x, y = torch.rand(6, 1, 28, 28, dtype=torch.float64), torch.randint(0, 10, (6,))
+    cnet = build_model("small_cnn", "complex").double()
+    gp, ge = _param_grads(cnet, x, y, 64.0, "paper"), _param_grads(cnet, x, y, 64.0, "exact")
+    rel = max(float((a - b).norm() / b.norm()) for a, b in zip(gp, ge))
+    assert rel > 1e-3, "paper and exact double backprop should differ on a complex net"
+    rnet = build_model("small_cnn", "real").double()
+    for a, b in zip(_param_grads(rnet, x, y, 64.0, "paper"), _param_grads(rnet, x, y, 64.0, "exact")):
+        assert torch.equal(a, b)
+
+
+def test_paper_mode_weight_gradient_equals_closed_form():
+    """One complex linear layer as the whole net: METHOD section 2's closed form plus the exact g-path."""
+    torch.manual_seed(2)
+    n, m, B, beta = 6, 4, 5, 3.0
+    layer = ComplexLinear(n, m).double()
+    x, y = torch.rand(B, n, dtype=torch.float64) * 3, torch.randint(0, m, (B,))
+    grads = _param_grads(layer, x, y, beta, "paper")
+    got = dict(zip([k for k, _ in layer.named_parameters()], grads))
+
+    wr, wi = layer.weight_re.detach(), layer.weight_im.detach()
+    br, bi = layer.bias_re.detach(), layer.bias_im.detach()
+    c, s = torch.cos(x), torch.sin(x)
+    zr, zi = c @ wr.T - s @ wi.T + br, c @ wi.T + s @ wr.T + bi
+    f = torch.sqrt(zr ** 2 + zi ** 2 + 1e-12)
+    pr, pi = zr / f, zi / f
+    g = (torch.softmax(f, 1) - F.one_hot(y, m)) / B                    # dL/df, (B, m)
+    Bm = pr[:, :, None] * c[:, None, :] + pi[:, :, None] * s[:, None, :]  # (B, m, n)
+    Am = pi[:, :, None] * c[:, None, :] - pr[:, :, None] * s[:, None, :]
+    J = wr * Am - wi * Bm                                             # input Jacobian per sample
+    gx = torch.einsum("bkj,bk->bj", J, g)                             # dL/dx_i
+    l1 = gx.abs().sum(1)
+    v = beta / B * 2 * l1[:, None] * torch.sign(gx)                   # dR/d(gx)
+    gv = g[:, :, None] * v[:, None, :]                                # g v^T per sample
+    explicit_r, explicit_i = (gv * Am).sum(0), -(gv * Bm).sum(0)
+    # The path through g (exact): dR/dg = J v, pulled back through g(W) = (softmax(|Wu+b|) - y) / B.
+    dr_dg = torch.einsum("bkj,bj->bk", J, v)
+    ps = [p.detach().clone().requires_grad_() for p in (wr, wi, br, bi)]
+    zr2 = c @ ps[0].T - s @ ps[1].T + ps[2]
+    zi2 = c @ ps[1].T + s @ ps[0].T + ps[3]
+    g2 = (torch.softmax(torch.sqrt(zr2 ** 2 + zi2 ** 2 + 1e-12), 1) - F.one_hot(y, m)) / B
+    via_g = torch.autograd.grad(g2, ps, grad_outputs=dr_dg, retain_graph=True)
+    # Plus the first-order gradient of L itself.
+    loss = F.cross_entropy(torch.sqrt(zr2 ** 2 + zi2 ** 2 + 1e-12), y)
+    first = torch.autograd.grad(loss, ps)
+    torch.testing.assert_close(got["weight_re"], explicit_r + via_g[0] + first[0], rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(got["weight_im"], explicit_i + via_g[1] + first[1], rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(got["bias_re"], via_g[2] + first[2], rtol=1e-9, atol=1e-12)
+    # METHOD's derivative constraint A^2 + B^2 = 1 (up to the 1e-12 smoothing of |z|).
+    torch.testing.assert_close(Am ** 2 + Bm ** 2, torch.ones_like(Am), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("field", ["real", "complex"])
+def test_zeta_is_one_without_regularization_and_below_one_with(field):
+    torch.manual_seed(3)
+    net = build_model("small_cnn", field).double()
+    x, y = torch.rand(8, 1, 28, 28, dtype=torch.float64), torch.randint(0, 10, (8,))
+    params = list(net.parameters())
+    z0 = float(backward_with_zeta(regularized_loss(net, x, y, 0.0), params))
+    assert z0 == pytest.approx(1.0, abs=1e-9)
+    z64 = float(backward_with_zeta(regularized_loss(net, x, y, 64.0), params))
+    assert z64 < 1 - 1e-6
+    # backward_with_zeta leaves grad(L + R) in .grad.
+    expected = torch.autograd.grad(regularized_loss(net, x, y, 64.0).total, params)
+    for p, e in zip(params, expected):
+        torch.testing.assert_close(p.grad, e, rtol=1e-9, atol=1e-12)
+
+
+def test_bad_arguments_are_rejected():
+    net = build_model("mlp", "real")
+    x, y = torch.rand(2, 1, 28, 28), torch.zeros(2, dtype=torch.long)
+    with pytest.raises(ValueError, match="beta must be >= 0"):
+        regularized_loss(net, x, y, -1.0)
+    with pytest.raises(ValueError, match="choose one of paper, exact"):
+        regularized_loss(net, x, y, 1.0, "approx")
