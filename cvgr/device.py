@@ -1,0 +1,41 @@
+"""Device choice and determinism settings.
+
+``auto`` picks CUDA when available, else the CPU. On every device we call
+``torch.use_deterministic_algorithms(True)``; on CUDA we also set
+``CUBLAS_WORKSPACE_CONFIG=:4096:8`` (required by cuBLAS for reproducible
+matmuls) and turn off cuDNN benchmarking. The torch thread count is fixed by
+the caller (the config's ``threads``), never by how many cores a scheduler
+happens to grant, because CPU reductions can change with the thread count.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .errors import CvgrError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def select_device(spec: str = "auto") -> torch.device:
+    """``auto`` | ``cpu`` | ``cuda`` -> a torch.device; CvgrError if CUDA is asked for but absent."""
+    if spec not in DEVICES:
+        raise CvgrError(f"device {spec!r} is not known; allowed: {', '.join(DEVICES)}")
+    if spec == "cuda" and not torch.cuda.is_available():
+        raise CvgrError("device 'cuda' was requested but torch sees no GPU: set device: auto or cpu in the config")
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(spec)
+
+
+def set_determinism(threads: int | None = None) -> None:
+    """Deterministic kernels everywhere; ``threads`` torch CPU threads when given."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    if threads is not None:
+        if threads < 1:
+            raise CvgrError(f"threads must be >= 1, got {threads}")
+        torch.set_num_threads(threads)

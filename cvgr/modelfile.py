@@ -1,0 +1,58 @@
+"""Model files: ``{model}.pt`` = a torch.save'd dict with the architecture and weights.
+
+Keys: ``arch``, ``field``, ``in_shape``, ``num_classes``, ``dataset``,
+``model`` (its name), ``state_dict`` and ``provenance``. Loading rebuilds the
+architecture from these keys and refuses weights that do not fit it, and
+:func:`check_fits` refuses data the model was not built for, both before any
+work is done.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import CorruptFileError, ShapeMismatchError
+from .io import load_checkpoint, save_checkpoint
+from .nn import Net, build_model
+
+_KEYS = ("arch", "field", "in_shape", "num_classes", "state_dict")
+
+
+def save_model(path: str | Path, model: Net, *, dataset: str, name: str, provenance: dict[str, Any]) -> None:
+    """Write ``model`` atomically with what is needed to rebuild it."""
+    save_checkpoint(path, {
+        "arch": model.arch, "field": model.field, "in_shape": list(model.in_shape),
+        "num_classes": int(model.body[-1].out_features), "dataset": dataset, "model": name,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "provenance": provenance,
+    })
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Net, dict[str, Any]]:
+    """Rebuild the net stored at ``path`` (eval mode) and return it with the file's other keys."""
+    state = load_checkpoint(path)
+    missing = [k for k in _KEYS if k not in state]
+    if missing:
+        raise CorruptFileError(str(path), f"not a cvgr model file (missing {', '.join(missing)})")
+    net = build_model(state["arch"], state["field"], tuple(state["in_shape"]), int(state["num_classes"]))
+    try:
+        net.load_state_dict(state["state_dict"])
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise ShapeMismatchError(
+            f"{path}: weights do not fit a {state['field']} {state['arch']} ({first}); "
+            "the file was written for another architecture: delete it and rerun"
+        ) from None
+    meta = {k: v for k, v in state.items() if k != "state_dict"}
+    return net.to(device).eval(), meta
+
+
+def check_fits(model: Net, image_shape: tuple[int, ...], model_path: str | Path, data_path: str | Path) -> None:
+    """ShapeMismatchError unless images of ``image_shape`` (C, H, W) are what ``model`` takes."""
+    if tuple(image_shape) != tuple(model.in_shape):
+        raise ShapeMismatchError(
+            f"{model_path} ({model.field} {model.arch}) takes images of shape {tuple(model.in_shape)} but "
+            f"{data_path} holds {tuple(image_shape)}: use a model trained on this dataset"
+        )

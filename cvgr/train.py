@@ -1,0 +1,187 @@
+"""Training: SGD with the paper's schedule, optional G.R. or PGD adversarial training.
+
+One epoch, for a shuffled pass over the training set in batches of B:
+
+* (optional) augment the batch (:mod:`cvgr.augment`);
+* (adversarial training) replace the batch by PGD examples (random start);
+* minimise ``L + R`` (:func:`cvgr.regularize.regularized_loss`) with SGD
+  (momentum, weight decay), recording zeta for every batch;
+* after the epoch: step the learning-rate schedule (x gamma at each
+  milestone), evaluate on the test images, append a history row, and save a
+  checkpoint.
+
+Reproducibility: the weights are initialised from ``torch.manual_seed(seed)``
+and every random draw of epoch ``e`` (shuffle, augmentation, PGD start) comes
+from a generator seeded with ``(seed, e)``. Nothing depends on global RNG state
+carried between epochs, so a run resumed from the checkpoint of epoch ``e`` is
+bit-identical to one that never stopped. The checkpoint holds model,
+optimizer and schedule state, the history, and a fingerprint of the
+configuration and data; a checkpoint with another fingerprint is stale and is
+ignored (with a message), never silently reused.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from .attacks import pgd
+from .augment import Augmentation, augment_batch
+from .errors import NumericalError
+from .io import load_checkpoint, save_checkpoint
+from .nn import Net, build_model
+from .regularize import backward_with_zeta, regularized_loss
+
+HISTORY_KEYS = ("epoch", "train_loss", "train_penalty", "train_acc", "test_loss", "test_acc", "zeta", "lr")
+
+
+@dataclass
+class TrainSpec:
+    """Everything that determines a trained model (besides the data)."""
+
+    arch: str
+    field: str
+    beta: float = 0.0
+    mode: str = "paper"
+    adv_eps: float = 0.0
+    adv_steps: int = 4
+    adv_random_start: bool = True
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 0.005
+    momentum: float = 0.875
+    weight_decay: float = 1e-4
+    milestones: tuple[int, ...] = (20,)
+    gamma: float = 0.2
+    augmentation: Augmentation | None = None
+    seed: int = 0
+    name: str = "model"
+    num_classes: int = 10
+    extra: dict = field(default_factory=dict)
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The CPU generator of all random draws in ``epoch`` (0-based) of a run seeded ``seed``."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+def make_optimizer(model: nn.Module, spec: TrainSpec) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.MultiStepLR]:
+    """SGD(lr, momentum, weight decay) with lr x gamma at each milestone epoch."""
+    opt = torch.optim.SGD(model.parameters(), lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(spec.milestones), gamma=spec.gamma)
+    return opt, sched
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy in %) of ``model`` on (x, y), in eval mode."""
+    model.eval()
+    device = next(model.parameters()).device
+    loss_sum, correct = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
+        logits = model(xb)
+        loss_sum += float(F.cross_entropy(logits, yb, reduction="sum"))
+        correct += int((logits.argmax(1) == yb).sum())
+    n = max(len(x), 1)
+    return loss_sum / n, 100.0 * correct / n
+
+
+def _train_epoch(model: Net, opt: torch.optim.Optimizer, spec: TrainSpec, x: Tensor, y: Tensor,
+                 epoch: int, progress: bool) -> dict[str, float]:
+    """One pass over (x, y); returns the epoch means of loss, penalty, accuracy and zeta."""
+    device = next(model.parameters()).device
+    gen = epoch_generator(spec.seed, epoch)
+    perm = torch.randperm(len(x), generator=gen)
+    params = [p for p in model.parameters() if p.requires_grad]
+    sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, penalty, correct, zeta
+    n_batches = math.ceil(len(x) / spec.batch_size)
+    bar = tqdm(range(n_batches), desc=f"{spec.name} epoch {epoch + 1}/{spec.epochs}", file=sys.stderr,
+               disable=not progress, mininterval=1.0 if sys.stderr.isatty() else 30.0, leave=False)
+    for b in bar:
+        idx = perm[b * spec.batch_size:(b + 1) * spec.batch_size]
+        xb = augment_batch(x[idx], spec.augmentation, gen).to(device)
+        yb = y[idx].to(device)
+        if spec.adv_eps > 0:
+            model.eval()
+            xb = pgd(model, xb, yb, spec.adv_eps, steps=spec.adv_steps,
+                     random_start=spec.adv_random_start, generator=gen)
+        model.train()
+        obj = regularized_loss(model, xb, yb, spec.beta, spec.mode)
+        opt.zero_grad(set_to_none=True)
+        zeta = backward_with_zeta(obj, params)
+        opt.step()
+        batch = torch.stack([obj.loss.detach().double(), obj.penalty.detach().double(),
+                             (obj.logits.argmax(1) == yb).sum().double() / len(yb), zeta.double()])
+        sums += batch
+    means = (sums / n_batches).tolist()
+    return dict(zip(("train_loss", "train_penalty", "train_acc", "zeta"), means)) | {
+        "train_acc": 100.0 * means[2]}
+
+
+def _check_finite(row: dict[str, float], spec: TrainSpec, epoch: int) -> None:
+    bad = [k for k in ("train_loss", "train_penalty") if not math.isfinite(row[k])]
+    if bad:
+        raise NumericalError(
+            f"{spec.name}: {bad[0]} became {row[bad[0]]} in epoch {epoch + 1} "
+            f"(beta={spec.beta:g}, mode={spec.mode}, lr={spec.lr:g}); no model was written. "
+            "Lower beta or the learning rate in the config and rerun"
+        )
+
+
+def train(spec: TrainSpec, train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, *,
+          checkpoint: str | Path | None = None, fingerprint: str = "", device: torch.device | str = "cpu",
+          progress: bool = True, log: Callable[[str], None] = print) -> tuple[Net, dict[str, list[float]]]:
+    """Train a fresh model (or resume from ``checkpoint``) and return it with its per-epoch history.
+
+    ``fingerprint`` identifies the configuration and data; a checkpoint whose
+    fingerprint differs is ignored.
+    """
+    torch.manual_seed(spec.seed)
+    model = build_model(spec.arch, spec.field, tuple(train_x.shape[1:]), spec.num_classes).to(device)
+    opt, sched = make_optimizer(model, spec)
+    history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
+    start = _resume(checkpoint, fingerprint, model, opt, sched, history, log) if checkpoint else 0
+    for epoch in range(start, spec.epochs):
+        lr = opt.param_groups[0]["lr"]
+        row = _train_epoch(model, opt, spec, train_x, train_y, epoch, progress)
+        _check_finite(row, spec, epoch)
+        sched.step()
+        row["test_loss"], row["test_acc"] = evaluate(model, test_x, test_y)
+        row["epoch"], row["lr"] = epoch + 1, lr
+        for k in HISTORY_KEYS:
+            history[k].append(float(row[k]))
+        log(f"{spec.name} epoch {epoch + 1}/{spec.epochs}: loss {row['train_loss']:.4f} R {row['train_penalty']:.4f} "
+            f"train acc {row['train_acc']:.2f}% test acc {row['test_acc']:.2f}% zeta {row['zeta']:.4f}")
+        if checkpoint:
+            save_checkpoint(checkpoint, {"fingerprint": fingerprint, "epoch": epoch + 1, "model": model.state_dict(),
+                                         "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                                         "history": history})
+    model.eval()
+    return model, history
+
+
+def _resume(path: str | Path, fingerprint: str, model: nn.Module, opt: torch.optim.Optimizer,
+            sched: torch.optim.lr_scheduler.LRScheduler, history: dict[str, list[float]],
+            log: Callable[[str], None]) -> int:
+    """Load a matching checkpoint into model/opt/sched/history; return the epoch to start from."""
+    if not Path(path).exists():
+        return 0
+    state = load_checkpoint(path)
+    if state.get("fingerprint") != fingerprint:
+        log(f"{path}: checkpoint belongs to another configuration or dataset; ignoring it and training from scratch")
+        return 0
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    for k in HISTORY_KEYS:
+        history[k] = list(state["history"][k])
+    log(f"{path}: resuming after epoch {state['epoch']}")
+    return int(state["epoch"])

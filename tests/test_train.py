@@ -1,0 +1,111 @@
+"""Training: learning happens, the schedule, resume bit for bit, NaN handling, augmentation."""
+import pytest
+import torch
+
+from cvgr.augment import Augmentation, augment_batch
+from cvgr.errors import NumericalError
+from cvgr.train import HISTORY_KEYS, TrainSpec, train
+
+torch.set_num_threads(1)
+
+
+def _toy_data(n=256, seed=0):
+    """Synthetic 28x28 images whose label is the quadrant holding a bright square (a test fixture, not a dataset)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, 28, 28, generator=g) * 0.2
+    y = torch.randint(0, 4, (n,), generator=g)
+    for i in range(n):
+        r, c = divmod(int(y[i]), 2)
+        x[i, 0, r * 14 + 3:r * 14 + 11, c * 14 + 3:c * 14 + 11] = 1.0
+    return x, y
+
+
+def _spec(**kw):
+    base = dict(arch="small_cnn", field="complex", epochs=2, batch_size=32, lr=0.05, milestones=(1,), gamma=0.2,
+                seed=7, num_classes=4, name="toy")
+    base.update(kw)
+    return TrainSpec(**base)
+
+
+def test_training_learns_and_records_history():
+    x, y = _toy_data()
+    model, hist = train(_spec(epochs=3), x[:192], y[:192], x[192:], y[192:], progress=False, log=lambda m: None)
+    assert set(hist) == set(HISTORY_KEYS)
+    assert hist["epoch"] == [1.0, 2.0, 3.0]
+    assert hist["lr"] == pytest.approx([0.05, 0.01, 0.01])  # x0.2 after milestone epoch 1
+    assert hist["test_acc"][-1] > 60.0  # 4 classes: chance is 25%
+    assert hist["zeta"] == pytest.approx([1.0] * 3, abs=1e-6)  # beta = 0
+
+
+def test_regularized_training_has_penalty_and_zeta_below_one():
+    x, y = _toy_data(128)
+    _, hist = train(_spec(beta=64.0, epochs=1), x, y, x[:32], y[:32], progress=False, log=lambda m: None)
+    assert hist["train_penalty"][0] > 0
+    assert 0 < hist["zeta"][0] < 1
+
+
+def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path):
+    x, y = _toy_data(128)
+    spec = _spec(beta=8.0, augmentation=Augmentation(flip=True, pad=1))
+    full, full_hist = train(spec, x, y, x[:32], y[:32], progress=False, log=lambda m: None)
+
+    ckpt = tmp_path / "m.ckpt"
+
+    def die_in_epoch_2(msg):
+        if "epoch 2/" in msg:
+            raise KeyboardInterrupt("killed")
+    # log() is called after each epoch's evaluation and before its checkpoint is saved:
+    # dying there loses epoch 2 and leaves the checkpoint of epoch 1.
+    with pytest.raises(KeyboardInterrupt):
+        train(spec, x, y, x[:32], y[:32], checkpoint=ckpt, fingerprint="f", progress=False, log=die_in_epoch_2)
+    assert ckpt.exists()
+    messages = []
+    resumed, hist = train(spec, x, y, x[:32], y[:32], checkpoint=ckpt, fingerprint="f", progress=False,
+                          log=messages.append)
+    assert any("resuming after epoch 1" in m for m in messages)
+    assert hist == full_hist
+    for (k, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), k
+
+
+def test_stale_checkpoint_is_ignored_with_a_message(tmp_path):
+    x, y = _toy_data(64)
+    ckpt = tmp_path / "m.ckpt"
+    train(_spec(epochs=1), x, y, x[:16], y[:16], checkpoint=ckpt, fingerprint="old", progress=False,
+          log=lambda m: None)
+    messages = []
+    _, hist = train(_spec(epochs=1), x, y, x[:16], y[:16], checkpoint=ckpt, fingerprint="new", progress=False,
+                    log=messages.append)
+    assert any("another configuration" in m for m in messages)
+    assert len(hist["epoch"]) == 1
+
+
+def test_nan_loss_stops_with_model_epoch_and_beta():
+    x, y = _toy_data(64)
+    with pytest.raises(NumericalError, match=r"toy: train_(loss|penalty) became (nan|inf) in epoch 1 \(beta=1e\+30"):
+        train(_spec(beta=1e30, lr=1e30, epochs=1, field="real"), x, y, x[:16], y[:16], progress=False,
+              log=lambda m: None)
+
+
+def test_adversarial_training_runs_and_differs_from_standard():
+    x, y = _toy_data(64)
+    std, _ = train(_spec(epochs=1, field="real"), x, y, x[:16], y[:16], progress=False, log=lambda m: None)
+    adv, hist = train(_spec(epochs=1, field="real", adv_eps=0.2, adv_steps=2), x, y, x[:16], y[:16],
+                      progress=False, log=lambda m: None)
+    assert len(hist["epoch"]) == 1
+    assert any(not torch.equal(a, b) for a, b in zip(std.state_dict().values(), adv.state_dict().values()))
+
+
+def test_augmentation_flips_and_shifts_within_edge_padding():
+    x = torch.rand(64, 1, 28, 28)
+    out = augment_batch(x, Augmentation(flip=True, pad=1), torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    for i in range(64):
+        candidates = []
+        for img in (x[i], x[i].flip(2)):  # every crop of the edge-padded image, flipped or not
+            padded = torch.nn.functional.pad(img[None], (1, 1, 1, 1), mode="replicate")[0]
+            candidates += [padded[:, r:r + 28, c:c + 28] for r in range(3) for c in range(3)]
+        assert any(torch.equal(out[i], cd) for cd in candidates)
+    again = augment_batch(x, Augmentation(flip=True, pad=1), torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+    assert augment_batch(x, None, torch.Generator()) is x
