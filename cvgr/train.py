@@ -114,7 +114,7 @@ def _train_epoch(model: Net, opt: torch.optim.Optimizer, spec: TrainSpec, x: Ten
             xb = pgd(model, xb, yb, spec.adv_eps, steps=spec.adv_steps,
                      random_start=spec.adv_random_start, generator=gen)
         model.train()
-        obj = regularized_loss(model, xb, yb, spec.beta, spec.mode)
+        obj = regularized_loss(model, xb, yb, spec.beta, spec.mode, params=params)
         opt.zero_grad(set_to_none=True)
         zeta = backward_with_zeta(obj, params)
         opt.step()

@@ -46,22 +46,35 @@ def test_init_has_unit_modulus_times_fan_in_scale():
     torch.testing.assert_close(mod, torch.full_like(mod, 1 / math.sqrt(8 * 9)))
 
 
-@pytest.mark.parametrize("make", [lambda: ComplexLinear(4, 3), lambda: ComplexConv2d(2, 2, 3, padding=1)])
-def test_gradcheck_first_and_second_order_exact_mode(make):
-    torch.manual_seed(2)
-    layer = make().double()
+def _layer_fn(layer):
+    names = [n for n, _ in layer.named_parameters()]
+    return lambda inp, *ps: torch.func.functional_call(layer, dict(zip(names, ps)), (inp,))
+
+
+def _gradcheck_inputs(layer, seed):
+    torch.manual_seed(seed)
     shape = (2, 4) if isinstance(layer, ComplexLinear) else (2, 2, 4, 4)
     x = (torch.rand(shape, dtype=torch.float64) * math.pi).requires_grad_()
-    params = tuple(layer.parameters())
+    return (x, *(p.detach().clone().requires_grad_() for p in layer.parameters()))
 
-    def fn(inp, *ps):
-        for p, v in zip(params, ps):
-            p.data = v.data
-        return torch.func.functional_call(layer, dict(zip([n for n, _ in layer.named_parameters()], ps)), (inp,))
 
-    ps = tuple(p.detach().clone().requires_grad_() for p in params)
-    assert torch.autograd.gradcheck(fn, (x, *ps))
-    assert torch.autograd.gradgradcheck(fn, (x, *ps))
+LAYERS = [lambda: ComplexLinear(4, 3).double(), lambda: ComplexConv2d(2, 2, 3, padding=1).double()]
+
+
+@pytest.mark.parametrize("make", LAYERS)
+def test_gradcheck_first_and_second_order_exact_mode(make):
+    layer = make()
+    set_mode(layer, "exact")
+    args = _gradcheck_inputs(layer, 2)
+    assert torch.autograd.gradcheck(_layer_fn(layer), args)
+    assert torch.autograd.gradgradcheck(_layer_fn(layer), args)
+
+
+@pytest.mark.parametrize("make", LAYERS)
+def test_gradcheck_first_order_paper_mode(make):
+    layer = make()
+    set_mode(layer, "paper")
+    assert torch.autograd.gradcheck(_layer_fn(layer), _gradcheck_inputs(layer, 4))
 
 
 def test_paper_mode_has_exact_value_and_first_order_gradients():

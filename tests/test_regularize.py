@@ -92,8 +92,12 @@ def test_zeta_is_one_without_regularization_and_below_one_with(field):
     assert z0 == pytest.approx(1.0, abs=1e-9)
     z64 = float(backward_with_zeta(regularized_loss(net, x, y, 64.0), params))
     assert z64 < 1 - 1e-6
-    # backward_with_zeta leaves grad(L + R) in .grad.
+    # backward_with_zeta leaves grad(L + R) in .grad, and grad L taken in the input-gradient pass is the same.
     expected = torch.autograd.grad(regularized_loss(net, x, y, 64.0).total, params)
+    for p, e in zip(params, expected):
+        torch.testing.assert_close(p.grad, e, rtol=1e-9, atol=1e-12)
+    z_fused = float(backward_with_zeta(regularized_loss(net, x, y, 64.0, params=params), params))
+    assert z_fused == pytest.approx(z64, abs=1e-12)
     for p, e in zip(params, expected):
         torch.testing.assert_close(p.grad, e, rtol=1e-9, atol=1e-12)
 

@@ -16,19 +16,22 @@ Double-backprop modes
 ---------------------
 ``exact``: plain autograd through ``|W exp(ix) + b|``.
 
-``paper`` (the paper's "derivative constraint"): the layer returns::
+``paper`` (the paper's "derivative constraint"): a custom autograd function
+whose forward is ``|W exp(ix) + b|`` and whose backward is written in
+differentiable torch ops of the upstream gradient ``g`` and of ``W``, with
+``c = cos x``, ``s = sin x`` and ``p = z/|z|`` saved as constants::
 
-    f(x0; W) + J(W; p, c, s) (x - x0),     x0 = stopgrad(x)
+    [t_R; t_I] = W_block^T [Re(p) g; Im(p) g]       (one transposed block map)
+    dL/dx      = c * t_I - s * t_R                  (= J^T g)
+    dL/dW      = exact first-order weight gradient
 
-where ``c = cos x0``, ``s = sin x0`` and ``p = z/|z|`` are held constant. Its
-value is ``f(x)``; its gradients with respect to ``x`` and ``W`` are exact;
-but when autograd differentiates the input gradient ``J^T g`` again, only the
-explicit ``W`` in ``J`` (and the upstream gradient ``g``) is differentiated.
-``J delta`` is computed as the same block map applied to
-``[-s * delta, c * delta]`` (the derivative of ``u`` along ``delta`` is
-``i u delta``), followed by ``Re(conj(p) dz)``. Element-wise, this is
-``J[k, j] = W_R[k, j] A[k, j] - W_I[k, j] B[k, j]`` with
-``B = Re(p) c^T + Im(p) s^T`` and ``A = Im(p) c^T - Re(p) s^T``.
+Its first-order gradients are exact, but when autograd differentiates the
+input gradient ``J^T g`` again (double backprop), only the explicit ``W`` and
+the upstream gradient ``g`` are differentiated, as METHOD prescribes.
+Element-wise, ``J[k, j] = W_R[k, j] A[k, j] - W_I[k, j] B[k, j]`` with
+``B = Re(p) c^T + Im(p) s^T`` and ``A = Im(p) c^T - Re(p) s^T``. It is also
+the cheaper first-order path (fewer saved intermediates), so ``paper`` is
+used for plain training too; ``exact`` is plain autograd throughout.
 
 Choices where METHOD is silent (documented in docs/METHOD_NOTES.md):
 
@@ -36,8 +39,8 @@ Choices where METHOD is silent (documented in docs/METHOD_NOTES.md):
   ``z = 0``; ``p`` uses the same magnitude.
 * Convolution padding pads the phasor ``u`` with complex zeros (the standard
   complex convolution), not the phase ``x``.
-* The paper-mode term is only added when the input requires a gradient and
-  autograd is recording; otherwise both modes are the same plain forward.
+* Layers are in ``paper`` mode unless :func:`set_mode` says otherwise; both
+  modes give the same values and the same first-order gradients.
 """
 from __future__ import annotations
 
@@ -81,7 +84,7 @@ class _PhaseToMagnitude(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.dbp_mode = "exact"
+        self.dbp_mode = "paper"
 
     def _block_weight(self) -> Tensor:
         wr, wi = self.weight_re, self.weight_im
@@ -95,30 +98,57 @@ class _PhaseToMagnitude(nn.Module):
     def _bias_shape(self, out: Tensor) -> tuple[int, ...]:
         return (1, -1) + (1,) * (out.dim() - 2)
 
-    def _add_bias(self, zr: Tensor, zi: Tensor) -> tuple[Tensor, Tensor]:
-        if self.bias_re is None:
-            return zr, zi
-        shape = self._bias_shape(zr)
-        return zr + self.bias_re.view(shape), zi + self.bias_im.view(shape)
+    def _block_input_grad(self, grad: Tensor, weight: Tensor, shape: torch.Size) -> Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def _block_weight_grad(self, inp: Tensor, grad: Tensor, shape: torch.Size) -> Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def _bias(self) -> Tensor | None:
+        return None if self.bias_re is None else torch.cat([self.bias_re, self.bias_im])
 
     def forward(self, x: Tensor) -> Tensor:
-        weight = self._block_weight()
-        paper = self.dbp_mode == "paper" and torch.is_grad_enabled() and x.requires_grad
-        if not paper:
-            zr, zi = self._block(torch.cat([torch.cos(x), torch.sin(x)], 1), weight).chunk(2, 1)
-            zr, zi = self._add_bias(zr, zi)
-            return magnitude(zr, zi)
-        x0 = x.detach()
-        c, s = torch.cos(x0), torch.sin(x0)
-        delta = x - x0
-        # One call of the block map for both the value and the linear term.
-        both = self._block(torch.cat([torch.cat([c, s], 1), torch.cat([-s * delta, c * delta], 1)], 0), weight)
-        value, tangent = both.chunk(2, 0)
-        zr, zi = self._add_bias(*value.chunk(2, 1))
+        weight, bias = self._block_weight(), self._bias()
+        if self.dbp_mode == "paper" and torch.is_grad_enabled():
+            return _PaperPhaseToMagnitude.apply(x, weight, bias, self)
+        z = self._block(torch.cat([torch.cos(x), torch.sin(x)], 1), weight)
+        if bias is not None:
+            z = z + bias.view(self._bias_shape(z))
+        zr, zi = z.chunk(2, 1)
+        return magnitude(zr, zi)
+
+
+class _PaperPhaseToMagnitude(torch.autograd.Function):
+    """``|W_block [cos x; sin x] + b|`` whose backward holds cos x, sin x and z/|z| constant."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, layer: _PhaseToMagnitude) -> Tensor:
+        inp = torch.cat([torch.cos(x), torch.sin(x)], 1)
+        z = layer._block(inp, weight)
+        if bias is not None:
+            z = z + bias.view(layer._bias_shape(z))
+        zr, zi = z.chunk(2, 1)
         f = magnitude(zr, zi)
-        pr, pi = (zr / f).detach(), (zi / f).detach()
-        dzr, dzi = tangent.chunk(2, 1)
-        return f + pr * dzr + pi * dzi
+        phase = torch.cat([zr / f, zi / f], 1)
+        ctx.save_for_backward(inp, weight, phase)
+        ctx.layer, ctx.has_bias = layer, bias is not None
+        return f
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        inp, weight, phase = ctx.saved_tensors
+        layer = ctx.layer
+        gz = phase * torch.cat([g, g], 1)  # dL/d[z_R; z_I] = [Re(p) g; Im(p) g]
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            t_r, t_i = layer._block_input_grad(gz, weight, inp.shape).chunk(2, 1)
+            c, s = inp.chunk(2, 1)
+            grad_x = c * t_i - s * t_r
+        if ctx.needs_input_grad[1]:
+            grad_w = layer._block_weight_grad(inp, gz, weight.shape)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = gz.sum(dim=[d for d in range(gz.dim()) if d != 1])
+        return grad_x, grad_w, grad_b, None
 
 
 class ComplexLinear(_PhaseToMagnitude):
@@ -140,6 +170,12 @@ class ComplexLinear(_PhaseToMagnitude):
 
     def _block(self, inp: Tensor, weight: Tensor) -> Tensor:
         return F.linear(inp, weight)
+
+    def _block_input_grad(self, grad: Tensor, weight: Tensor, shape: torch.Size) -> Tensor:
+        return grad @ weight
+
+    def _block_weight_grad(self, inp: Tensor, grad: Tensor, shape: torch.Size) -> Tensor:
+        return grad.T @ inp
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.bias_re is not None}"
@@ -168,6 +204,12 @@ class ComplexConv2d(_PhaseToMagnitude):
 
     def _block(self, inp: Tensor, weight: Tensor) -> Tensor:
         return F.conv2d(inp, weight, stride=self.stride, padding=self.padding)
+
+    def _block_input_grad(self, grad: Tensor, weight: Tensor, shape: torch.Size) -> Tensor:
+        return torch.nn.grad.conv2d_input(shape, weight, grad, stride=self.stride, padding=self.padding)
+
+    def _block_weight_grad(self, inp: Tensor, grad: Tensor, shape: torch.Size) -> Tensor:
+        return torch.nn.grad.conv2d_weight(inp, shape, grad, stride=self.stride, padding=self.padding)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
