@@ -94,6 +94,22 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000) -> 
     return loss_sum / n, 100.0 * correct / n
 
 
+def train_step(model: Net, opt: torch.optim.Optimizer, spec: TrainSpec, xb: Tensor, yb: Tensor,
+               gen: torch.Generator, params: list[Tensor]) -> Tensor:
+    """One SGD step on a batch; returns [L, R, batch accuracy (fraction), zeta] as a float64 tensor."""
+    if spec.adv_eps > 0:
+        model.eval()
+        xb = pgd(model, xb, yb, spec.adv_eps, steps=spec.adv_steps, random_start=spec.adv_random_start,
+                 generator=gen)
+    model.train()
+    obj = regularized_loss(model, xb, yb, spec.beta, spec.mode, params=params)
+    opt.zero_grad(set_to_none=True)
+    zeta = backward_with_zeta(obj, params)
+    opt.step()
+    return torch.stack([obj.loss.detach().double(), obj.penalty.detach().double(),
+                        (obj.logits.argmax(1) == yb).double().mean(), zeta.double()])
+
+
 def _train_epoch(model: Net, opt: torch.optim.Optimizer, spec: TrainSpec, x: Tensor, y: Tensor,
                  epoch: int, progress: bool) -> dict[str, float]:
     """One pass over (x, y); returns the epoch means of loss, penalty, accuracy and zeta."""
@@ -108,19 +124,7 @@ def _train_epoch(model: Net, opt: torch.optim.Optimizer, spec: TrainSpec, x: Ten
     for b in bar:
         idx = perm[b * spec.batch_size:(b + 1) * spec.batch_size]
         xb = augment_batch(x[idx], spec.augmentation, gen).to(device)
-        yb = y[idx].to(device)
-        if spec.adv_eps > 0:
-            model.eval()
-            xb = pgd(model, xb, yb, spec.adv_eps, steps=spec.adv_steps,
-                     random_start=spec.adv_random_start, generator=gen)
-        model.train()
-        obj = regularized_loss(model, xb, yb, spec.beta, spec.mode, params=params)
-        opt.zero_grad(set_to_none=True)
-        zeta = backward_with_zeta(obj, params)
-        opt.step()
-        batch = torch.stack([obj.loss.detach().double(), obj.penalty.detach().double(),
-                             (obj.logits.argmax(1) == yb).sum().double() / len(yb), zeta.double()])
-        sums += batch
+        sums += train_step(model, opt, spec, xb, y[idx].to(device), gen, params)
     means = (sums / n_batches).tolist()
     return dict(zip(("train_loss", "train_penalty", "train_acc", "zeta"), means)) | {
         "train_acc": 100.0 * means[2]}
