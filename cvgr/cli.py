@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--samples", type=int, default=250, help="n directions per step: 2n queries per step")
     p.add_argument("--sigma", type=float, default=0.001)
-    p.add_argument("--chunk", type=int, default=8192, help="rows per forward pass (bounds memory)")
+    p.add_argument("--chunk", type=int, help="rows per forward pass (default: 256 on CPU, 8192 on CUDA)")
 
     p = sub.add_parser("show", help="print what a cvgr HDF5 or model file holds")
     p.add_argument("file")

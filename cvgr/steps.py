@@ -161,7 +161,7 @@ def nes(data: str, model: str, out: str, spec: dict[str, Any], *, device: str = 
     counter = QueryCounter(net)
     x_adv = attack_batched(nes_attack, counter, x, y, float(spec["eps"]), steps=int(spec["steps"]),
                            samples=int(spec["samples"]), sigma=float(spec.get("sigma", 0.001)),
-                           chunk=int(spec.get("chunk", 8192)), generator=_generator(spec.get("seed", 0)))
+                           chunk=spec.get("chunk"), generator=_generator(spec.get("seed", 0)))
     queries = counter.queries
     correct = (predict(net, x_adv) == y).cpu().numpy()
     n = len(correct)

@@ -1,0 +1,240 @@
+"""L-infinity attacks of METHOD section 3: FGSM, PGD and NES.
+
+Every attack has one signature (like torchattacks)::
+
+    attack(model, x, y, eps, *, <attack options>, generator=None) -> x_adv
+
+``x`` is a float tensor (B, C, H, W) with pixels in [0, 1], ``y`` int64 labels
+(B,). The result is detached, lies in ``[0, 1]`` and within ``eps`` of ``x``
+in the L-infinity norm. The loss is the batch-mean cross-entropy ``CE``.
+
+* FGSM: ``x' = clip_[0,1](x + eps * sign(grad_x CE(f(x), y)))``.
+* PGD: ``k`` steps ``x <- P(x + alpha * sign(g))`` with ``g = grad_x CE``,
+  ``alpha = 1.85 eps / k`` by default and ``P`` the projection onto the
+  eps-ball around the clean ``x`` followed by clipping to [0, 1]; optional
+  uniform random start in the eps-ball (then clipped), drawn from
+  ``generator``. FGSM is PGD with ``k = 1``, ``alpha = eps``, no random start
+  (equal up to one float32 rounding of the projection, see the tests).
+* NES (Ilyas et al., ICML 2018): PGD whose gradient is the query-only
+  estimate of :func:`nes_gradient`; ``steps * 2 * samples`` model queries per
+  image, exactly.
+
+The model's mode (eval) is the caller's business. Attacks differentiate with
+``torch.autograd.grad`` with respect to the input only, so parameters keep
+their ``requires_grad`` and no ``.grad`` is written into them. Results are
+deterministic given ``generator`` (a ``torch.Generator`` on ``x``'s device;
+``None`` uses torch's global RNG).
+"""
+from __future__ import annotations
+
+import functools
+import re
+from typing import Callable, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+#: The step size of PGD and NES is ``ALPHA_FACTOR * eps / steps`` unless given.
+ALPHA_FACTOR = 1.85
+ATTACK_FORMS = ("fgsm", "pgd<k> (k >= 1 steps, e.g. pgd10)", "nes")
+#: Rows per NES forward pass by default. On the CPU, small passes keep the 28x28
+#: nets' activations below glibc's largest mmap threshold (32 MiB), so memory is
+#: reused instead of being page-faulted in afresh on every pass: with one thread,
+#: 256-row passes gave 2.1x (real small CNN) and 2.9x (complex) the queries per
+#: CPU-second of 8192-row chunks. A GPU wants large passes.
+CHUNK_CPU, CHUNK_CUDA = 256, 8192
+
+
+class Attack(Protocol):
+    """The common signature of :func:`fgsm`, :func:`pgd` and :func:`nes`."""
+
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor, eps: float, *,
+                 generator: torch.Generator | None = None, **kwargs) -> Tensor: ...
+
+
+def _check_eps(eps: float) -> None:
+    if eps < 0:
+        raise ValueError(f"eps must be >= 0, got {eps}")
+
+
+def _check_steps(steps: int) -> None:
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+
+
+def input_gradient(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+    """``grad_x CE(f(x), y)`` of the batch-mean cross-entropy, detached; works under ``no_grad``."""
+    with torch.enable_grad():
+        xg = x.detach().requires_grad_(True)
+        loss = F.cross_entropy(model(xg), y)
+        (grad,) = torch.autograd.grad(loss, xg)
+    return grad
+
+
+def project(x_adv: Tensor, x: Tensor, eps: float) -> Tensor:
+    """``clip_[0,1](x + clip_[-eps,eps](x_adv - x))``: onto the eps-ball around ``x``, then into [0, 1]."""
+    delta = torch.clamp(x_adv - x, min=-eps, max=eps)
+    return torch.clamp(x + delta, min=0.0, max=1.0)
+
+
+def _sign_ascent(x: Tensor, start: Tensor, eps: float, steps: int, alpha: float,
+                 gradient: Callable[[Tensor], Tensor]) -> Tensor:
+    """``steps`` projected sign-gradient steps ``x' <- P(x' + alpha sign(gradient(x')))`` from ``start``."""
+    x_adv = start
+    for _ in range(steps):
+        x_adv = project(x_adv + alpha * gradient(x_adv).sign(), x, eps)
+    return x_adv.detach()
+
+
+def fgsm(model: nn.Module, x: Tensor, y: Tensor, eps: float, *,
+         generator: torch.Generator | None = None) -> Tensor:
+    """FGSM: ``clip_[0,1](x + eps * sign(grad_x CE(f(x), y)))``. ``generator`` is unused (common signature)."""
+    _check_eps(eps)
+    x = x.detach()
+    return torch.clamp(x + eps * input_gradient(model, x, y).sign(), min=0.0, max=1.0).detach()
+
+
+def pgd(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, steps: int = 10,
+        alpha: float | None = None, random_start: bool = False,
+        generator: torch.Generator | None = None) -> Tensor:
+    """PGD: ``steps`` sign-gradient steps of size ``alpha`` (default ``1.85 eps / steps``).
+
+    Each step is ``x' <- clip_[0,1](x + clip_[-eps,eps](x' + alpha sign(grad_x CE) - x))``.
+    With ``random_start`` the first iterate is ``clip_[0,1](x + U(-eps, eps))``,
+    the uniform noise drawn from ``generator``.
+    """
+    _check_eps(eps)
+    _check_steps(steps)
+    alpha = ALPHA_FACTOR * eps / steps if alpha is None else alpha
+    x = x.detach()
+    start = x
+    if random_start:
+        noise = torch.empty_like(x).uniform_(-eps, eps, generator=generator)
+        start = torch.clamp(x + noise, min=0.0, max=1.0)
+    return _sign_ascent(x, start, eps, steps, alpha, lambda xa: input_gradient(model, xa, y))
+
+
+def true_class_score(logits: Tensor, y: Tensor) -> Tensor:
+    """``s = log softmax(logits)[y]``, the log-probability of the true class, shape (B,).
+
+    Computed as ``-softplus(logsumexp_{k != y}(l_k - l_y))``, which equals
+    ``log p_y`` but keeps full relative precision when the model is confident:
+    ``log_softmax`` rounds ``log(1 + e^-margin)`` to exactly 0 in float32 once
+    the margin exceeds ~17, which would leave NES a zero gradient.
+    """
+    true = logits.gather(1, y[:, None])
+    others = (logits - true).scatter(1, y[:, None], float("-inf"))
+    return -F.softplus(torch.logsumexp(others, 1))
+
+
+def _image_sums(diff: Tensor, d: Tensor, first_row: int, samples: int) -> tuple[int, Tensor]:
+    """``sum_r diff_r d_r`` per image over direction rows ``first_row, ..`` (image-major, ``samples`` each).
+
+    Returns ``(first, sums)``: ``sums[i]`` belongs to image ``first + i``. The
+    sum is ``W @ d`` with ``W[i, r] = diff_r`` where row ``r`` is image
+    ``first + i``'s, else 0: a matmul, deterministic on every device (a
+    scatter-add is not on CUDA).
+    """
+    m = diff.shape[0]
+    first, last = first_row // samples, (first_row + m - 1) // samples
+    owner = torch.arange(first_row, first_row + m, device=d.device) // samples - first
+    weights = diff.new_zeros(last - first + 1, m)
+    weights[owner, torch.arange(m, device=d.device)] = diff
+    return first, weights @ d
+
+
+def default_chunk(device: torch.device) -> int:
+    """Rows per NES forward pass when none is given: :data:`CHUNK_CUDA` on a GPU, else :data:`CHUNK_CPU`."""
+    return CHUNK_CUDA if device.type == "cuda" else CHUNK_CPU
+
+
+@torch.no_grad()
+def nes_gradient(model: nn.Module, x: Tensor, y: Tensor, *, samples: int, sigma: float = 0.001,
+                 chunk: int | None = None, generator: torch.Generator | None = None) -> Tensor:
+    """NES estimate of ``grad_x CE`` from ``2 * samples`` model queries per image, shape of ``x``.
+
+    ``g_i = -(1 / (2 n sigma)) sum_j (s(x_i + sigma d_ij) - s(x_i - sigma d_ij)) d_ij``,
+    ``n = samples``, ``d_ij ~ N(0, I)`` drawn from ``generator`` (antithetic
+    pairs). ``s`` is the log-softmax score of the true class, i.e. the log of
+    the output probability (:func:`true_class_score`), not the probability
+    itself: in float32 two probabilities near 1 that differ by
+    ``~sigma |grad p|`` are equal after rounding, while their logs, computed
+    stably, keep the difference.
+    Since ``CE = -s``, ``g`` estimates ``grad_x CE`` (the ascent direction).
+    Queries are not clipped to [0, 1].
+
+    The ``B * 2n`` queries run as batched forward passes over all images at
+    once, ``chunk`` rows at most per pass (``chunk // 2`` directions, the
+    ``+`` rows then the ``-`` rows; default :func:`default_chunk`); the
+    noise of a pass is one ``randn`` call, so the random stream (and the
+    estimate) depends on ``chunk``.
+    """
+    chunk = default_chunk(x.device) if chunk is None else chunk
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    if sigma <= 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    if chunk < 2:
+        raise ValueError(f"chunk must be >= 2 rows (one antithetic pair), got {chunk}")
+    batch, shape = x.shape[0], x.shape[1:]
+    flat = x.reshape(batch, -1)
+    grad = torch.zeros_like(flat)
+    total, per = batch * samples, chunk // 2
+    for first_row in range(0, total, per):
+        m = min(per, total - first_row)
+        image = torch.arange(first_row, first_row + m, device=x.device) // samples
+        d = torch.randn(m, flat.shape[1], generator=generator, device=x.device, dtype=x.dtype)
+        base = flat.index_select(0, image)
+        queries = torch.empty(2 * m, flat.shape[1], device=x.device, dtype=x.dtype)
+        torch.add(base, d, alpha=sigma, out=queries[:m])
+        torch.sub(base, d, alpha=sigma, out=queries[m:])
+        score = true_class_score(model(queries.view(2 * m, *shape)), y.index_select(0, image).repeat(2))
+        first, sums = _image_sums(score[:m] - score[m:], d, first_row, samples)
+        grad[first:first + sums.shape[0]] += sums
+    return grad.mul_(-1.0 / (2 * samples * sigma)).view_as(x)
+
+
+def nes(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, steps: int = 8, samples: int = 250,
+        sigma: float = 0.001, alpha: float | None = None, chunk: int | None = None,
+        generator: torch.Generator | None = None) -> Tensor:
+    """NES attack: PGD (no random start, ``alpha`` default ``1.85 eps / steps``) on :func:`nes_gradient`.
+
+    Costs exactly ``steps * 2 * samples`` queries per image (paper: 8 steps,
+    n = 250, 4000 queries, eps = 0.16, sigma = 0.001).
+    """
+    _check_eps(eps)
+    _check_steps(steps)
+    alpha = ALPHA_FACTOR * eps / steps if alpha is None else alpha
+    x = x.detach()
+
+    def gradient(xa: Tensor) -> Tensor:
+        return nes_gradient(model, xa, y, samples=samples, sigma=sigma, chunk=chunk, generator=generator)
+
+    return _sign_ascent(x, x, eps, steps, alpha, gradient)
+
+
+class QueryCounter(nn.Module):
+    """Wraps a model and counts the rows it forwards in ``.queries`` (the NES query budget)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.queries = 0
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.queries += x.shape[0]
+        return self.model(x)
+
+
+_ATTACKS: dict[str, Attack] = {"fgsm": fgsm, "nes": nes}
+
+
+def get_attack(name: str) -> Attack:
+    """``'fgsm'`` -> :func:`fgsm`, ``'pgd<k>'`` -> :func:`pgd` with ``steps=k``, ``'nes'`` -> :func:`nes`."""
+    if name in _ATTACKS:
+        return _ATTACKS[name]
+    match = re.fullmatch(r"pgd([1-9][0-9]*)", name)
+    if match:
+        return functools.partial(pgd, steps=int(match.group(1)))
+    raise ValueError(f"unknown attack {name!r}; allowed forms: {', '.join(ATTACK_FORMS)}")

@@ -1,0 +1,67 @@
+"""Batched prediction, accuracy and attacks over a whole image set.
+
+Batches are moved to the model's device (the device of its first parameter
+or buffer; left where they are for a model without any) and results come back
+on the device of ``x``. Predictions are ``argmax`` of the logits (the first
+index on ties).
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch
+from torch import Tensor, nn
+
+from .attacks import Attack
+
+
+def _device(model: nn.Module) -> torch.device | None:
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return None
+
+
+def _batches(n: int, batch_size: int) -> Iterator[slice]:
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return (slice(i, i + batch_size) for i in range(0, n, batch_size))
+
+
+def _check_pair(x: Tensor, y: Tensor) -> None:
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x has {x.shape[0]} images but y has {y.shape[0]} labels")
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: Tensor, *, batch_size: int = 500) -> Tensor:
+    """``argmax_k f(x)_k`` per image as int64 (N,), computed ``batch_size`` images at a time without grad."""
+    device = _device(model)
+    out = [model(x[b].to(device) if device is not None else x[b]).argmax(1).to(x.device)
+           for b in _batches(x.shape[0], batch_size)]
+    return torch.cat(out) if out else torch.empty(0, dtype=torch.int64, device=x.device)
+
+
+def accuracy(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 500) -> float:
+    """``100 * mean(predict(x) == y)``: percent of correctly classified images, 0..100."""
+    _check_pair(x, y)
+    if x.shape[0] == 0:
+        raise ValueError("accuracy of an empty image set is undefined")
+    correct = (predict(model, x, batch_size=batch_size) == y.to(x.device)).sum().item()
+    return 100.0 * correct / x.shape[0]
+
+
+def attack_batched(attack: Attack, model: nn.Module, x: Tensor, y: Tensor, eps: float, *,
+                   batch_size: int = 250, **kwargs) -> Tensor:
+    """``attack(model, x_b, y_b, eps, **kwargs)`` over batches of ``x``, concatenated in order.
+
+    ``kwargs`` go to every call unchanged, so one ``generator`` object is
+    shared: its stream continues from batch to batch and the result is
+    reproducible for a fixed seed and ``batch_size``.
+    """
+    _check_pair(x, y)
+    device = _device(model)
+    out = []
+    for b in _batches(x.shape[0], batch_size):
+        xb, yb = (x[b].to(device), y[b].to(device)) if device is not None else (x[b], y[b])
+        out.append(attack(model, xb, yb, eps, **kwargs).to(x.device))
+    return torch.cat(out) if out else x.detach().clone()

@@ -1,0 +1,98 @@
+"""Batched prediction and accuracy against hand counts; batched attacks against one-shot attacks."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from cvgr.attacks import fgsm, nes, pgd
+from cvgr.evaluate import accuracy, attack_batched, predict
+from cvgr.nn import build_model
+
+torch.set_num_threads(1)
+
+
+class PixelLogits(nn.Module):
+    """Logits = the image's pixels (C=1, H=1, W=3), times a parameter 1 so that it has a device."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.scale * x.flatten(1)
+
+
+# argmax per row: 0, 2, 1, 1, 0, 2, 2 (row 6 ties between classes 1 and 2: the first index wins)
+IMAGES = torch.tensor([[.9, .1, .0], [.2, .3, .5], [.1, .8, .1], [.0, .6, .4],
+                       [.7, .2, .1], [.1, .1, .8], [.0, .5, .5]]).view(7, 1, 1, 3)
+LABELS = torch.tensor([0, 2, 0, 1, 1, 2, 1])  # right: rows 0, 1, 3, 5, 6 -> 5 of 7
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 7, 500])
+def test_predict_and_accuracy_against_a_hand_count(batch_size):
+    model = PixelLogits()
+    pred = predict(model, IMAGES, batch_size=batch_size)
+    assert pred.dtype == torch.int64
+    assert pred.tolist() == [0, 2, 1, 1, 0, 2, 1]
+    assert accuracy(model, IMAGES, LABELS, batch_size=batch_size) == pytest.approx(100 * 5 / 7)
+    assert not pred.requires_grad and model.scale.grad is None
+
+
+def test_accuracy_bounds_and_errors():
+    model = PixelLogits()
+    assert accuracy(model, IMAGES, predict(model, IMAGES)) == 100.0
+    assert accuracy(model, IMAGES, (predict(model, IMAGES) + 1) % 3) == 0.0
+    with pytest.raises(ValueError, match="7 images but y has 6 labels"):
+        accuracy(model, IMAGES, LABELS[:6])
+    with pytest.raises(ValueError, match="empty"):
+        accuracy(model, IMAGES[:0], LABELS[:0])
+    with pytest.raises(ValueError, match="batch_size"):
+        predict(model, IMAGES, batch_size=0)
+
+
+@pytest.fixture(scope="module")
+def mlp_and_data() -> tuple[nn.Module, Tensor, Tensor]:
+    torch.manual_seed(0)
+    model = build_model("mlp", "complex", in_shape=(1, 6, 6)).eval()
+    g = torch.Generator().manual_seed(1)
+    return model, torch.rand(10, 1, 6, 6, generator=g), torch.randint(0, 10, (10,), generator=g)
+
+
+def test_attack_batched_equals_one_batch_for_fgsm(mlp_and_data):
+    model, x, y = mlp_and_data
+    whole = fgsm(model, x, y, 0.1)
+    batched = attack_batched(fgsm, model, x, y, 0.1, batch_size=3)
+    assert batched.shape == x.shape
+    assert (batched - whole).abs().max().item() <= 1e-6
+    assert accuracy(model, batched, y) <= accuracy(model, x, y)
+
+
+def test_attack_batched_passes_options_through(mlp_and_data):
+    model, x, y = mlp_and_data
+    one_step = attack_batched(pgd, model, x, y, 0.1, batch_size=4, steps=1, alpha=0.05)
+    assert (one_step - x).abs().max().item() == pytest.approx(0.05, abs=1e-6)
+    assert (one_step - pgd(model, x, y, 0.1, steps=1, alpha=0.05)).abs().max().item() <= 1e-6
+
+
+def test_attack_batched_shares_one_generator_across_batches(mlp_and_data):
+    """Two identical halves in two batches get different random starts: the stream continues."""
+    model, x, y = mlp_and_data
+    xx, yy = torch.cat([x, x]), torch.cat([y, y])
+
+    def run(seed: int) -> Tensor:
+        return attack_batched(pgd, model, xx, yy, 0.1, batch_size=10, steps=1, random_start=True,
+                              generator=torch.Generator().manual_seed(seed))
+
+    out = run(0)
+    assert torch.equal(out, run(0))
+    assert not torch.equal(out[:10], out[10:])
+    assert not torch.equal(out, run(1))
+
+
+def test_attack_batched_runs_nes_with_its_budget(mlp_and_data):
+    model, x, y = mlp_and_data
+    out = attack_batched(nes, model, x, y, 0.1, batch_size=4, steps=2, samples=8,
+                         generator=torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    assert (out - x).abs().max().item() <= 0.1 + 1e-6
