@@ -1,0 +1,130 @@
+"""What users rely on when things go wrong: corrupt inputs, changed raw data, NaN, wrong models, CLI errors."""
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cvgr import cli, steps
+from cvgr.errors import CorruptFileError, NumericalError, ShapeMismatchError, StaleInputError
+from cvgr.io import make_provenance, write_h5
+
+torch.set_num_threads(1)
+
+
+def _write_data(path: Path, shape=(1, 28, 28), n=96, raw: Path | None = None) -> Path:
+    """A tiny dataset file in the pipeline's format (random pixels: a test fixture, not a dataset)."""
+    rng = np.random.default_rng(0)
+    imgs = lambda k: rng.integers(0, 256, size=(k, *shape), dtype=np.uint8)  # noqa: E731
+    labels = lambda k: rng.integers(0, 10, size=k).astype(np.int64)  # noqa: E731
+    raw_files = {}
+    inputs = []
+    if raw is not None:
+        import hashlib
+        raw_files = {raw.name: hashlib.sha256(raw.read_bytes()).hexdigest()}
+        inputs = [raw]
+    write_h5(path, {"train/images": imgs(n), "train/labels": labels(n), "test/images": imgs(32),
+                    "test/labels": labels(32)},
+             {"dataset": "fmnist", "classes": 10, "raw_files": raw_files, "raw_root": str(raw.parent) if raw else ""},
+             make_provenance("prepare", {"dataset": "fmnist"}, inputs=inputs))
+    return path
+
+
+def _spec(**kw):
+    spec = {"dataset": "fmnist", "model": "real-std-s0", "arch": "small_cnn", "field": "real", "beta": 0.0,
+            "mode": "paper", "adv_eps": 0.0, "adv_steps": 4, "adv_random_start": True, "epochs": 1,
+            "batch_size": 32, "lr": 0.01, "momentum": 0.875, "weight_decay": 1e-4, "milestones": [],
+            "gamma": 0.2, "augment": False, "train_size": None, "eval_images": 16, "seed": 0}
+    spec.update(kw)
+    return spec
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rel")
+    data = _write_data(d / "data.h5")
+    steps.train(str(data), str(d / "real-std-s0.pt"), str(d / "real-std-s0.h5"), _spec(), device="cpu",
+                progress=False)
+    return d, data
+
+
+def test_truncated_input_fails_with_one_line_and_writes_nothing(trained, tmp_path, capsys):
+    d, data = trained
+    bad = tmp_path / "data.h5"
+    raw = data.read_bytes()
+    bad.write_bytes(raw[: len(raw) // 2])
+    out = tmp_path / "adv.h5"
+    code = cli.main(["attack", "--data", str(bad), "--model", str(d / "real-std-s0.pt"), "--eps", "0.1",
+                     "--images", "8", "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 1
+    assert len(err.splitlines()) == 1 and err.startswith("cvgr error: ")
+    assert str(bad) in err and "delete it and rerun" in err
+    assert not out.exists()
+
+
+def test_corrupt_model_file_is_named(trained, tmp_path):
+    d, data = trained
+    bad = tmp_path / "real-std-s0.pt"
+    bad.write_bytes((d / "real-std-s0.pt").read_bytes()[:1000])
+    with pytest.raises(CorruptFileError, match=str(bad)):
+        steps.craft(str(data), str(bad), str(tmp_path / "adv.h5"), {"attack": "fgsm", "eps": 0.1, "images": 8},
+                    device="cpu")
+    assert not (tmp_path / "adv.h5").exists()
+
+
+def test_raw_dataset_changed_after_prep_stops_training(tmp_path):
+    raw = tmp_path / "train-images-idx3-ubyte"
+    raw.write_bytes(b"original raw bytes")
+    data = _write_data(tmp_path / "data.h5", raw=raw)
+    raw.write_bytes(b"someone replaced the raw file")
+    with pytest.raises(StaleInputError, match="train-images-idx3-ubyte.*changed.*forcerun prepare_data"):
+        steps.train(str(data), str(tmp_path / "m.pt"), str(tmp_path / "m.h5"), _spec(), device="cpu",
+                    progress=False)
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_nan_stops_training_and_writes_no_model(tmp_path):
+    data = _write_data(tmp_path / "data.h5")
+    spec = _spec(model="real-gr1e+30-s0", beta=1e30, lr=1e30)
+    with pytest.raises(NumericalError, match=r"fmnist/real-gr1e\+30-s0: .* in epoch 1 \(beta=1e\+30"):
+        steps.train(str(data), str(tmp_path / "m.pt"), str(tmp_path / "m.h5"), spec, device="cpu",
+                    progress=False)
+    assert not (tmp_path / "m.pt").exists() and not (tmp_path / "m.h5").exists()
+
+
+def test_cifar_net_on_28x28_data_is_refused_before_work(tmp_path):
+    data = _write_data(tmp_path / "data.h5")
+    with pytest.raises(ShapeMismatchError, match="divisible by 8"):
+        steps.train(str(data), str(tmp_path / "m.pt"), str(tmp_path / "m.h5"), _spec(arch="cifar_cnn"),
+                    device="cpu", progress=False)
+
+
+def test_model_for_other_data_shape_is_refused_before_work(trained, tmp_path):
+    d, _ = trained
+    cifar_like = _write_data(tmp_path / "cifar.h5", shape=(3, 32, 32))
+    with pytest.raises(ShapeMismatchError, match=r"takes images of shape \(1, 28, 28\).*holds \(3, 32, 32\)"):
+        steps.whitebox(str(cifar_like), str(d / "real-std-s0.pt"), str(tmp_path / "wb.h5"),
+                       {"attack": "fgsm", "eps": [0.0, 0.1], "images": 8}, device="cpu")
+    assert not (tmp_path / "wb.h5").exists()
+
+
+def test_checkpoint_of_another_architecture_is_refused(trained, tmp_path):
+    d, data = trained
+    state = torch.load(d / "real-std-s0.pt", weights_only=False)
+    state["field"] = "complex"  # real weights claimed to be a complex net
+    torch.save(state, tmp_path / "liar.pt")
+    with pytest.raises(ShapeMismatchError, match="weights do not fit a complex small_cnn"):
+        steps.whitebox(str(data), str(tmp_path / "liar.pt"), str(tmp_path / "wb.h5"),
+                       {"attack": "fgsm", "eps": [0.0], "images": 8}, device="cpu")
+
+
+def test_training_outputs_hold_history_and_provenance(trained):
+    from cvgr.io import read_h5
+    d, data = trained
+    h = read_h5(d / "real-std-s0.h5", required=["history/zeta", "history/test_acc"])
+    assert h.attrs["model"] == "real-std-s0" and h.attrs["epochs"] == 1
+    assert h.provenance["stage"] == "train" and h.provenance["inputs"][0]["path"] == str(data)
+    assert not os.path.exists(d / "checkpoints")
