@@ -43,13 +43,13 @@ PathLike = str | os.PathLike
 #: The package directory whose files :func:`code_hash` reads.
 PACKAGE_DIR = Path(__file__).resolve().parent
 
-_NETS = ["nn/complex.py", "nn/architectures.py"]
+_NETS = ["nn/complex.py", "nn/architectures.py", "modelfile.py"]
 _ATTACK_STAGE = _NETS + ["attacks.py", "evaluate.py", "io.py", "steps.py"]
 
 #: stage -> cvgr source files (relative to the package dir) whose code defines the stage.
 STAGE_MODULES: dict[str, list[str]] = {
     "prepare": ["data.py", "io.py"],
-    "train": _NETS + ["regularize.py", "train.py", "augment.py", "attacks.py", "data.py", "io.py",
+    "train": _NETS + ["regularize.py", "train.py", "augment.py", "attacks.py", "data.py", "io.py", "naming.py",
                       "steps.py", "device.py"],
     "craft": list(_ATTACK_STAGE),
     "transfer": _NETS + ["evaluate.py", "io.py", "steps.py"],
