@@ -1,0 +1,182 @@
+"""profiles/slurm against a real one-node SLURM cluster on localhost.
+
+    python -m pytest -q -s tests/test_slurm.py -m slurm
+
+The cluster (tests/slurm_cluster.py) has no accounting database and no GPU,
+so every run adds two things to the repository's profile, nothing else:
+
+* ``CLUSTER_ARGS``: read job states with ``squeue`` (``sacct`` answers
+  "accounting storage is disabled"), poll after 1 s instead of 40 s, no
+  account (plugin 2.8.0 accepts ``--slurm-no-account`` but ignores it);
+* a second profile written by :func:`write_node_overlay` that replaces the
+  profile's ``default-resources`` / ``set-resources`` with the same requests
+  minus GPUs and site names (partition, account, qos, constraint), memory
+  capped at the node's RealMemory. Without it sbatch rejects ``--gpus=1``
+  on a node that declares no GPU.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from slurm_cluster import SlurmCluster, slurm_cluster  # noqa: F401  (pytest fixture)
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+TEST_CONFIG = REPO / "configs" / "test.yaml"
+SLURM_PROFILE = REPO / "profiles" / "slurm"
+LOCAL_PROFILE = REPO / "profiles" / "local"
+GPU_RULES = {"train_model", "craft_adversarial", "transfer_cell", "whitebox_sweep", "nes_attack"}
+GPU_KEYS = ("gpu", "gpus", "gpu_model", "gres")
+SITE_KEYS = ("slurm_partition", "slurm_account", "qos", "constraint")
+CLUSTER_ARGS = ("--slurm-status-command", "squeue", "--slurm-no-account",
+                "--slurm-init-seconds-before-status-checks", "1")
+SUBMITTED = re.compile(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
+WORKFLOW_TIMEOUT_S = 3600  # one snakemake call; ~17 min seen on 2 busy cores
+
+
+def load_profile(profile_dir: Path) -> dict:
+    """The profile's config.yaml as a dict."""
+    return yaml.safe_load((profile_dir / "config.yaml").read_text())
+
+
+def fit_to_node(resources: dict, cluster: SlurmCluster) -> dict:
+    """``resources`` without GPU and site keys, ``mem_mb`` capped at the node's RealMemory."""
+    fitted = {k: v for k, v in resources.items() if k not in GPU_KEYS + SITE_KEYS}
+    if isinstance(fitted.get("mem_mb"), int):
+        fitted["mem_mb"] = min(fitted["mem_mb"], cluster.real_memory_mb)
+    return fitted
+
+
+def write_node_overlay(profile: dict, cluster: SlurmCluster, dest: Path) -> Path:
+    """A profile dir whose resources are ``profile``'s fitted to the test node (given after it, it wins)."""
+    overlay = {
+        "default-resources": fit_to_node(profile.get("default-resources") or {}, cluster),
+        "set-resources": {rule: fit_to_node(res, cluster) for rule, res in (profile.get("set-resources") or {}).items()},
+    }
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "config.yaml").write_text(yaml.safe_dump(overlay, sort_keys=True))
+    return dest
+
+
+def snakemake_logged(args: list[str], env: dict[str, str], log: Path) -> subprocess.CompletedProcess:
+    """``python -m snakemake *args`` with output in ``log``; fail with its tail on a non-zero exit."""
+    with open(log, "w") as fh:
+        res = subprocess.run([sys.executable, "-m", "snakemake", *args], env=env, stdout=fh,
+                             stderr=subprocess.STDOUT, text=True, timeout=WORKFLOW_TIMEOUT_S)
+    if res.returncode != 0:
+        tail = "\n".join(log.read_text().splitlines()[-40:])
+        pytest.fail(f"snakemake exited {res.returncode} (full log {log}):\n{tail}")
+    return res
+
+
+def run_on_slurm(cluster: SlurmCluster, snakefile: Path, workdir: Path, *extra: str) -> dict[str, Path]:
+    """Run ``snakefile`` in ``workdir`` through profiles/slurm on ``cluster``; {slurm job id: its log file}."""
+    overlay = write_node_overlay(load_profile(SLURM_PROFILE), cluster, workdir.parent / f"{workdir.name}-node-profile")
+    log = workdir.parent / f"{workdir.name}-snakemake.log"
+    snakemake_logged(["-s", str(snakefile), "--directory", str(workdir), "--profile", str(SLURM_PROFILE),
+                   "--profile", str(overlay), *CLUSTER_ARGS, *extra], cluster.env, log)
+    return {job_id: Path(path) for job_id, path in SUBMITTED.findall(log.read_text())}
+
+
+def test_slurm_profile_asks_gpus_for_compute_rules_only():
+    """GPU requests: exactly the training/attack/transfer/NES rules, one GPU each; none by default."""
+    profile = load_profile(SLURM_PROFILE)
+    assert profile["executor"] == "slurm"
+    assert not set(GPU_KEYS) & set(profile["default-resources"])
+    gpu_rules = {rule for rule, res in profile["set-resources"].items() if set(GPU_KEYS) & set(res)}
+    assert gpu_rules == GPU_RULES
+    assert all(profile["set-resources"][rule]["gpu"] == 1 for rule in GPU_RULES)
+
+
+def test_profiles_parse_and_name_real_rules(tmp_path: Path):
+    """Both profiles load with the installed snakemake/plugin; set-resources names only rules of the workflow."""
+    if not SNAKEFILE.exists():
+        pytest.skip("Snakefile not written yet")
+    rules = set()
+    for profile in (SLURM_PROFILE, LOCAL_PROFILE):
+        res = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--configfile",
+                              str(TEST_CONFIG), "--directory", str(tmp_path), "--profile", str(profile),
+                              "--list-rules"], capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stdout + res.stderr
+        rules = set(res.stdout.split())
+    assert set(load_profile(SLURM_PROFILE)["set-resources"]) <= rules
+
+
+SMOKE_SNAKEFILE = """\
+rule all:
+    input: "a.txt", "b.txt"
+
+rule job:
+    output: "{x}.txt"
+    threads: 1
+    shell: 'echo "$SLURM_JOB_ID" > {output}'
+"""
+
+
+@pytest.mark.slurm
+def test_two_jobs_run_as_slurm_jobs(slurm_cluster: SlurmCluster, tmp_path: Path):
+    """Each job of a 2-job Snakefile runs as its own SLURM job with the profile's default resources."""
+    workdir = tmp_path / "smoke"
+    workdir.mkdir()
+    (workdir / "Snakefile").write_text(SMOKE_SNAKEFILE)
+    submitted = run_on_slurm(slurm_cluster, workdir / "Snakefile", workdir)
+    seen = {x: (workdir / f"{x}.txt").read_text().strip() for x in "ab"}
+    print(f"\nsmoke test: SLURM job ids {sorted(submitted, key=int)}, jobs saw SLURM_JOB_ID {seen}")
+    assert set(seen.values()) == set(submitted) and len(submitted) == 2, \
+        f"jobs saw SLURM_JOB_ID {seen}, snakemake submitted {sorted(submitted)}"
+    defaults = fit_to_node(load_profile(SLURM_PROFILE)["default-resources"], slurm_cluster)
+    for x, job_id in seen.items():
+        info = slurm_cluster.job_info(job_id)
+        assert (info["JobState"], info["Partition"]) == ("COMPLETED", "main"), info
+        assert f"cpu=1,mem={defaults['mem_mb']}M" in info["TRES"], info["TRES"]  # threads: 1, profile's mem_mb
+        # the profile keeps the logs of successful jobs
+        assert submitted[job_id] == workdir / ".snakemake" / "slurm_logs" / "rule_job" / x / f"{job_id}.log"
+        assert submitted[job_id].is_file()
+
+
+def _provenance_job_ids(results: Path) -> dict[str, str | None]:
+    """{relative path: provenance slurm_job_id} for every .h5 / .pt under ``results``."""
+    from cvgr.io import read_provenance
+
+    files = sorted(p for p in results.rglob("*") if p.suffix in (".h5", ".pt"))
+    return {str(p.relative_to(results)): read_provenance(p)["slurm_job_id"] for p in files}
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_workflow_on_slurm_matches_local_run(slurm_cluster: SlurmCluster, tmp_path: Path):
+    """configs/test.yaml through profiles/slurm: every result file made by a SLURM job, tables = a local run's."""
+    if not (SNAKEFILE.exists() and TEST_CONFIG.exists()):
+        pytest.skip("the workflow (Snakefile, configs/test.yaml) is not written yet")
+    common = ["-s", str(SNAKEFILE), "--configfile", str(TEST_CONFIG)]
+    local, cluster = tmp_path / "local", tmp_path / "slurm"
+    snakemake_logged([*common, "--directory", str(local), "--profile", str(LOCAL_PROFILE), "--cores", "2"],
+                  {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}, tmp_path / "local-snakemake.log")
+    submitted = run_on_slurm(slurm_cluster, SNAKEFILE, cluster, "--configfile", str(TEST_CONFIG))
+
+    ids = sorted(submitted, key=int)
+    print(f"\nworkflow on SLURM: {len(ids)} jobs, SLURM job ids {ids}")
+    made_by = _provenance_job_ids(cluster / "results")
+    assert made_by and all(j in submitted for j in made_by.values()), \
+        f"result files not made by a submitted SLURM job {ids}: " \
+        f"{ {f: j for f, j in made_by.items() if j not in submitted} }"
+    assert set(made_by.values()) == set(submitted), \
+        f"SLURM jobs {sorted(set(submitted) - set(made_by.values()), key=int)} left no result file (failed, retried?)"
+    assert set(_provenance_job_ids(local / "results").values()) == {None}, "the local run saw a SLURM_JOB_ID"
+    missing_logs = [j for j, log in submitted.items() if not log.is_file()]
+    assert not missing_logs, f"no .snakemake/slurm_logs file for SLURM jobs {missing_logs}"
+    unlogged = [f for f, j in made_by.items() if f"results/{f}" not in submitted[j].read_text()]
+    assert not unlogged, f"SLURM job logs do not name these outputs of their jobs: {unlogged}"
+
+    tables = sorted(p.name for p in (local / "results" / "tables").glob("*.csv"))
+    assert tables and tables == sorted(p.name for p in (cluster / "results" / "tables").glob("*.csv"))
+    differ = [t for t in tables if (local / "results/tables" / t).read_bytes()
+              != (cluster / "results/tables" / t).read_bytes()]
+    assert not differ, f"tables differ between the local run and SLURM jobs {ids}: {differ}"
