@@ -42,7 +42,6 @@ from urllib.error import URLError
 import numpy as np
 import torch
 from torch import Tensor
-from torchvision import datasets as tvd
 
 from .errors import CvgrError, DatasetNotFoundError, StaleInputError
 from .io import PathLike, atomic_output, make_provenance, read_h5, sha256_file, write_h5
@@ -57,12 +56,12 @@ _SVHN_CHUNK = 8192
 
 # --------------------------------------------------------------------------- conversions
 
-def _idx_images(ds: tvd.MNIST) -> np.ndarray:
+def _idx_images(ds: Any) -> np.ndarray:
     """MNIST-like (N, H, W) uint8 -> (N, 1, H, W)."""
     return ds.data.numpy()[:, None]
 
 
-def _cifar_images(ds: tvd.CIFAR10) -> np.ndarray:
+def _cifar_images(ds: Any) -> np.ndarray:
     """CIFAR (N, H, W, C) uint8 -> (N, C, H, W)."""
     return np.ascontiguousarray(np.asarray(ds.data).transpose(0, 3, 1, 2))
 
@@ -87,42 +86,53 @@ def svhn_gray28(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
-def _svhn_images(ds: tvd.SVHN) -> np.ndarray:
+def _svhn_images(ds: Any) -> np.ndarray:
     return svhn_gray28(np.asarray(ds.data))
 
 
 def _labels(ds: Any) -> np.ndarray:
     """int64 labels (``targets`` or, for SVHN, ``labels``)."""
-    labels = ds.labels if isinstance(ds, tvd.SVHN) else ds.targets
+    labels = ds.labels if isinstance(ds, _tvd().SVHN) else ds.targets
     return np.asarray(labels, dtype=np.int64).reshape(-1)
 
 
 # --------------------------------------------------------------------------- the catalogue
+
+def _tvd() -> Any:
+    """torchvision.datasets, imported on first use: it costs seconds, and only preparation needs it."""
+    from torchvision import datasets
+    return datasets
+
 
 @dataclass(frozen=True)
 class DatasetInfo:
     """How one dataset is read and stored."""
 
     name: str
-    tv_class: type                 #: torchvision dataset class that reads the raw files
+    tv_name: str                   #: name of the torchvision dataset class that reads the raw files
     shape: tuple[int, int, int]    #: stored (C, H, W)
     classes: int
     convert: Callable[[Any], np.ndarray]   #: torchvision dataset -> uint8 (N, C, H, W)
     preprocessing: str
     debian_dir: Path | None = None  #: where a Debian package installs the raw .gz files
 
+    @property
+    def tv_class(self) -> type:
+        """The torchvision dataset class (imports torchvision)."""
+        return getattr(_tvd(), self.tv_name)
+
     def open(self, root: PathLike, split: str, download: bool = False) -> Any:
         """The torchvision dataset for ``split`` ('train' | 'test') under ``root``."""
-        if issubclass(self.tv_class, tvd.SVHN):
+        if issubclass(self.tv_class, _tvd().SVHN):
             return self.tv_class(os.fspath(root), split=split, download=download)
         return self.tv_class(os.fspath(root), train=split == "train", download=download)
 
     def raw_relpaths(self) -> list[str]:
         """The files torchvision reads, relative to the root it is given."""
         cls = self.tv_class
-        if issubclass(cls, tvd.SVHN):
+        if issubclass(cls, _tvd().SVHN):
             return [cls.split_list[s][1] for s in SPLITS]
-        if issubclass(cls, tvd.CIFAR10):
+        if issubclass(cls, _tvd().CIFAR10):
             names = [f for f, _ in cls.train_list + cls.test_list] + [cls.meta["filename"]]
             return [f"{cls.base_folder}/{f}" for f in names]
         return [f"{cls.__name__}/raw/{os.path.splitext(f)[0]}" for f, _ in cls.resources]
@@ -130,17 +140,17 @@ class DatasetInfo:
     @property
     def is_idx(self) -> bool:
         """True for the MNIST-like datasets whose raw files are (gzipped) IDX files."""
-        return issubclass(self.tv_class, tvd.MNIST)
+        return issubclass(self.tv_class, _tvd().MNIST)
 
 
 DATASETS: dict[str, DatasetInfo] = {
-    "mnist": DatasetInfo("mnist", tvd.MNIST, (1, 28, 28), 10, _idx_images, "none"),
-    "fmnist": DatasetInfo("fmnist", tvd.FashionMNIST, (1, 28, 28), 10, _idx_images, "none",
+    "mnist": DatasetInfo("mnist", "MNIST", (1, 28, 28), 10, _idx_images, "none"),
+    "fmnist": DatasetInfo("fmnist", "FashionMNIST", (1, 28, 28), 10, _idx_images, "none",
                           Path("/usr/share/datasets/fashion-mnist")),
-    "svhn": DatasetInfo("svhn", tvd.SVHN, (1, SVHN_CROP, SVHN_CROP), 10, _svhn_images,
+    "svhn": DatasetInfo("svhn", "SVHN", (1, SVHN_CROP, SVHN_CROP), 10, _svhn_images,
                         "center crop 28; gray = 0.2989 R + 0.5870 G + 0.1140 B; per-image min-max "
                         "to [0, 1]; uint8 = rint(255 v); label 10 -> 0"),
-    "cifar10": DatasetInfo("cifar10", tvd.CIFAR10, (3, 32, 32), 10, _cifar_images, "none"),
+    "cifar10": DatasetInfo("cifar10", "CIFAR10", (3, 32, 32), 10, _cifar_images, "none"),
 }
 
 
