@@ -1,0 +1,14 @@
+rule prepare_data:
+    """Raw dataset files -> results/data/{dataset}.h5 (uint8 images, labels, raw sha256s)."""
+    output:
+        "results/data/{dataset}.h5",
+    log:
+        "logs/prepare_data/{dataset}/prepare_data.log",
+    params:
+        # rerun triggers: where the raw files are, and the code. `download` is left out: a fetch policy
+        # cannot change the data, so flipping it must not rebuild everything downstream.
+        raw_dir=lambda w: grid.prepare_args(config, w.dataset)["raw_dir"],
+        code=code_hash("prepare"),
+    threads: 1
+    script:
+        "../scripts/prepare_data.py"

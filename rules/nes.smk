@@ -1,0 +1,33 @@
+rule nes_attack:
+    """NES query attack (PGD on estimated gradients) on one model."""
+    input:
+        data=data_file,
+        model=lambda w: model_file(w.dataset, w.model),
+    output:
+        "results/nes/{dataset}/{model}.h5",
+    log:
+        "logs/nes_attack/{dataset}/{model}.log",
+    params:
+        spec=lambda w: grid.nes_spec(config, w.dataset),
+        threads=THREADS,
+        device=DEVICE,
+        code=code_hash("nes"),
+    threads: THREADS
+    script:
+        "../scripts/nes_attack.py"
+
+
+rule nes_table:
+    """NES accuracy per network and defense."""
+    input:
+        nes_files(),
+    output:
+        csv=report("results/tables/nes.csv", caption="../report/nes.rst", category="Tables"),
+        md=report("results/tables/nes.md", caption="../report/nes.rst", category="Tables"),
+    log:
+        "logs/nes_table/all/nes_table.log",
+    params:
+        code=code_hash("tables"),
+    threads: 1
+    script:
+        "../scripts/nes_table.py"

@@ -1,0 +1,60 @@
+rule whitebox_table:
+    """Every white-box sweep of every dataset, one row per (dataset, attack, model, eps)."""
+    input:
+        whitebox_files(),
+    output:
+        report("results/tables/whitebox.csv", caption="../report/whitebox_table.rst", category="Tables"),
+    log:
+        "logs/whitebox_table/all/whitebox_table.log",
+    params:
+        code=code_hash("tables"),
+    threads: 1
+    script:
+        "../scripts/whitebox_table.py"
+
+
+rule training_table:
+    """Clean accuracy, final zeta, epochs, beta, mode of every trained model."""
+    input:
+        history_files(),
+    output:
+        report("results/tables/training.csv", caption="../report/training.rst", category="Tables"),
+    log:
+        "logs/training_table/all/training_table.log",
+    params:
+        code=code_hash("tables"),
+    threads: 1
+    script:
+        "../scripts/training_table.py"
+
+
+rule whitebox_figure:
+    """Accuracy vs eps, one line per model, FGSM and PGD panels."""
+    input:
+        lambda w: whitebox_files([w.dataset]),
+    output:
+        report("results/figures/whitebox_{dataset}.png", caption="../report/whitebox_figure.rst",
+               category="Figures", subcategory="{dataset}"),
+    log:
+        "logs/whitebox_figure/{dataset}/whitebox_figure.log",
+    params:
+        code=code_hash("tables"),
+    threads: 1
+    script:
+        "../scripts/whitebox_figure.py"
+
+
+rule zeta_figure:
+    """zeta per epoch, real vs complex, each beta of the grid."""
+    input:
+        lambda w: [history_file(w.dataset, m) for m in grid.grid_models(config, w.dataset)],
+    output:
+        report("results/figures/zeta_{dataset}.png", caption="../report/zeta_figure.rst",
+               category="Figures", subcategory="{dataset}"),
+    log:
+        "logs/zeta_figure/{dataset}/zeta_figure.log",
+    params:
+        code=code_hash("tables"),
+    threads: 1
+    script:
+        "../scripts/zeta_figure.py"

@@ -1,0 +1,369 @@
+"""The Snakemake workflow end to end on configs/test.yaml (real Fashion-MNIST, a few hundred images).
+
+Two fresh runs of the same config go side by side, one with ``--cores 2`` and
+one with ``--cores 1`` (module fixture ``runs``); the tests then check the
+output contract, determinism across runs and core counts, the one-cell
+rerun, and which jobs a changed parameter reruns (dry runs). The expected job
+lists are derived by hand from the grid rules in cvgr/config.py's docstring.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from conftest import REPO, SNAKEFILE
+from cvgr.io import read_h5
+from cvgr.nn.architectures import build_model
+
+torch.set_num_threads(1)
+
+TEST_CONFIG = REPO / "configs" / "test.yaml"
+CELL = "results/transfer/fmnist/real-gr64-s0/complex-std-s1.h5"
+S0 = ["real-std-s0", "real-gr64-s0", "complex-std-s0", "complex-gr64-s0"]
+S1 = ["real-std-s1", "real-gr64-s1", "complex-std-s1", "complex-gr64-s1"]
+ADV = "real-adv0.2-s0"
+TRAINED = S0 + S1 + [ADV]
+WHITEBOX_MODELS = S0 + [ADV]
+NES_MODELS = ["complex-gr64-s0", ADV]
+TARGET_LABELS = {"R (Std.)": "real-std-s1", "C (Std.)": "complex-std-s1", "R (G.R.)": "real-gr64-s1",
+                 "C (G.R.)": "complex-gr64-s1"}
+RUN_TIMEOUT_S = 1500
+_JOB = re.compile(r"^(?:local)?rule (\w+):$")
+
+
+# ---------------------------------------------------------------- helpers
+def write_config(workdir: Path, name: str = "config.yaml", **changes) -> Path:
+    """configs/test.yaml with ``changes`` ({"transfer.beta": 32}) applied to datasets.fmnist, in workdir."""
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    for dotted, value in changes.items():
+        node = cfg["datasets"]["fmnist"]
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    path = workdir / name
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def planned_jobs(output: str) -> set[tuple[str, str]]:
+    """(rule, first output) of each job a Snakemake run printed ('' for jobs without outputs)."""
+    jobs: list[list[str]] = []
+    for line in output.splitlines():
+        if m := _JOB.match(line):
+            jobs.append([m.group(1), ""])
+        elif line.startswith("    output: ") and jobs:
+            jobs[-1][1] = line[len("    output: "):].split(", ")[0]
+    return {(rule, out) for rule, out in jobs}
+
+
+def job_stats(output: str) -> dict[str, int]:
+    """Snakemake's "Job stats" table as {rule: count} (with 'total')."""
+    lines = output.splitlines()
+    start = lines.index("Job stats:") + 3
+    stats = {}
+    for line in lines[start:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        stats[parts[0]] = int(parts[1])
+    return stats
+
+
+def assert_up_to_date(root: Path, run_snakemake) -> None:
+    """A finished run plans no job (else cvgr's code changed since the run and every check below is moot)."""
+    res = run_snakemake(root, "--configfile", str(root / "config.yaml"), "-n")
+    assert planned_jobs(res.stdout) == set(), "finished run is not up to date: did cvgr's code change meanwhile?"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    import csv
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+# ---------------------------------------------------------------- the two runs
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, fmnist_raw) -> tuple[Path, Path]:
+    """Two fresh runs of configs/test.yaml, side by side: (run with --cores 2, run with --cores 1)."""
+    dirs = [tmp_path_factory.mktemp("run_cores2"), tmp_path_factory.mktemp("run_cores1")]
+    procs = []
+    for workdir, cores in zip(dirs, ("2", "1")):
+        config = write_config(workdir)
+        log = open(workdir / "snakemake.out", "w")
+        procs.append((subprocess.Popen(
+            [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
+             "--configfile", str(config), "--cores", cores], stdout=log, stderr=subprocess.STDOUT), log))
+    try:
+        for (proc, _), workdir in zip(procs, dirs):
+            rc = proc.wait(timeout=RUN_TIMEOUT_S)
+            if rc != 0:
+                tail = "\n".join((workdir / "snakemake.out").read_text().splitlines()[-40:])
+                pytest.fail(f"workflow run in {workdir} exited {rc}:\n{tail}")
+    finally:
+        for proc, log in procs:
+            if proc.poll() is None:  # failed or timed out: stop the other run (Snakemake stops its jobs)
+                proc.terminate()
+                proc.wait(timeout=120)
+            log.close()
+    return dirs[0], dirs[1]
+
+
+# ---------------------------------------------------------------- the output contract
+@pytest.mark.slow
+def test_data_file_holds_fashion_mnist(runs):
+    data = read_h5(runs[0] / "results/data/fmnist.h5")
+    assert data.arrays["train/images"].shape == (60000, 1, 28, 28) and data.arrays["train/images"].dtype == np.uint8
+    assert data.arrays["test/images"].shape == (10000, 1, 28, 28)
+    assert data.arrays["train/labels"].dtype == np.int64 and set(np.unique(data.arrays["test/labels"])) == set(range(10))
+    assert data.attrs["dataset"] == "fmnist" and data.attrs["classes"] == 10
+    assert len(data.attrs["raw_files"]) == 4
+    assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in data.attrs["raw_files"].values())
+
+
+@pytest.mark.slow
+def test_models_and_histories(runs):
+    root = runs[0]
+    found = sorted(p.stem for p in (root / "results/models/fmnist").glob("*.pt"))
+    assert found == sorted(TRAINED)
+    data_sha = sha256(root / "results/data/fmnist.h5")
+    for name in TRAINED:
+        field, defense, seed = name.split("-")
+        ckpt = torch.load(root / f"results/models/fmnist/{name}.pt", weights_only=False)
+        assert (ckpt["arch"], ckpt["field"], ckpt["in_shape"], ckpt["num_classes"]) == ("small_cnn", field, [1, 28, 28], 10)
+        assert (ckpt["dataset"], ckpt["model"]) == ("fmnist", name)
+        build_model("small_cnn", field).load_state_dict(ckpt["state_dict"])  # strict: same architecture
+        hist = read_h5(root / f"results/models/fmnist/{name}.h5")
+        for key in ("epoch", "train_loss", "train_penalty", "train_acc", "test_loss", "test_acc", "zeta", "lr"):
+            assert hist.arrays[f"history/{key}"].shape == (1,), key  # 1 epoch
+        a = hist.attrs
+        assert (a["model"], a["field"], a["mode"], a["epochs"], a["train_size"], a["seed"]) == \
+            (name, field, "paper", 1, 256, int(seed[1:]))
+        assert a["beta"] == (64.0 if defense == "gr64" else 0.0)
+        assert a["adv_eps"] == (0.2 if defense == "adv0.2" else 0.0)
+        assert a["clean_acc"] == hist.arrays["history/test_acc"][-1]
+        assert a["final_zeta"] == hist.arrays["history/zeta"][-1]
+        # lineage: the model records the exact data file it was trained on
+        assert [(i["path"], i["sha256"]) for i in hist.provenance["inputs"]] == [("results/data/fmnist.h5", data_sha)]
+        assert hist.provenance["config"]["model"] == name
+
+
+@pytest.mark.slow
+def test_fgsm_sets_are_eps_perturbations_of_the_test_images(runs):
+    root = runs[0]
+    data = read_h5(root / "results/data/fmnist.h5")
+    x = data.arrays["test/images"][:50].astype(np.float32) / 255
+    assert sorted(p.stem for p in (root / "results/adv/fmnist/fgsm").glob("*.h5")) == sorted(S0)
+    for source in S0:
+        adv = read_h5(root / f"results/adv/fmnist/fgsm/{source}.h5")
+        xa = adv.arrays["x_adv"]
+        assert xa.shape == (50, 1, 28, 28) and xa.dtype == np.float32
+        assert xa.min() >= 0 and xa.max() <= 1
+        assert np.abs(xa - x).max() <= 0.16 + 1e-6
+        assert np.abs(xa - x).max() > 0.1  # FGSM moved pixels
+        np.testing.assert_array_equal(adv.arrays["labels"], data.arrays["test/labels"][:50])
+        np.testing.assert_array_equal(adv.arrays["indices"], np.arange(50))
+        assert (adv.attrs["model"], adv.attrs["attack"], adv.attrs["eps"], adv.attrs["n_images"]) == \
+            (source, "fgsm", 0.16, 50)
+
+
+@pytest.mark.slow
+def test_transfer_cells(runs):
+    root = runs[0]
+    cells = sorted(str(p.relative_to(root)) for p in (root / "results/transfer").rglob("*.h5"))
+    expected = sorted(f"results/transfer/fmnist/{s}/{t}.h5" for s in S0
+                      for t in [s] + [m for m in S1])
+    assert cells == expected  # 4 sources x (Self + 4 second-seed targets)
+    for cell in cells:
+        r = read_h5(root / cell)
+        _, _, _, source, target = Path(cell).with_suffix("").parts
+        assert (r.attrs["source"], r.attrs["target"], r.attrs["n_images"], r.attrs["eps"]) == (source, target, 50, 0.16)
+        assert r.arrays["correct"].shape == (50,) and set(np.unique(r.arrays["correct"])) <= {0, 1}
+        assert r.attrs["accuracy"] == pytest.approx(100 * r.arrays["correct"].mean())
+    # one cell recomputed independently: the target's predictions on the stored adversarial images
+    ckpt = torch.load(root / "results/models/fmnist/complex-std-s1.pt", weights_only=False)
+    net = build_model("small_cnn", "complex")
+    net.load_state_dict(ckpt["state_dict"])
+    net.eval()
+    adv = read_h5(root / "results/adv/fmnist/fgsm/real-gr64-s0.h5")
+    with torch.no_grad():
+        pred = net(torch.from_numpy(adv.arrays["x_adv"])).argmax(1).numpy()
+    np.testing.assert_array_equal(read_h5(root / CELL).arrays["correct"], pred == adv.arrays["labels"])
+
+
+@pytest.mark.slow
+def test_whitebox_and_nes_results(runs):
+    root = runs[0]
+    data = read_h5(root / "results/data/fmnist.h5")
+    for attack, steps in (("fgsm", 1), ("pgd2", 2)):
+        assert sorted(p.stem for p in (root / f"results/whitebox/fmnist/{attack}").glob("*.h5")) == sorted(WHITEBOX_MODELS)
+        for model in WHITEBOX_MODELS:
+            r = read_h5(root / f"results/whitebox/fmnist/{attack}/{model}.h5")
+            np.testing.assert_array_equal(r.arrays["eps"], [0.0, 0.1, 0.2])
+            assert r.arrays["accuracy"].shape == (3,)
+            assert (r.attrs["attack"], r.attrs["steps"], r.attrs["n_images"], r.attrs["model"]) == (attack, steps, 20, model)
+    # eps = 0 is the clean accuracy of the first 20 test images, computed here independently
+    ckpt = torch.load(root / "results/models/fmnist/real-std-s0.pt", weights_only=False)
+    net = build_model("small_cnn", "real")
+    net.load_state_dict(ckpt["state_dict"])
+    net.eval()
+    with torch.no_grad():
+        pred = net(torch.from_numpy(data.arrays["test/images"][:20].astype(np.float32) / 255)).argmax(1).numpy()
+    clean = 100 * np.mean(pred == data.arrays["test/labels"][:20])
+    assert read_h5(root / "results/whitebox/fmnist/fgsm/real-std-s0.h5").arrays["accuracy"][0] == pytest.approx(clean)
+    assert sorted(p.stem for p in (root / "results/nes/fmnist").glob("*.h5")) == sorted(NES_MODELS)
+    for model in NES_MODELS:
+        r = read_h5(root / f"results/nes/fmnist/{model}.h5")
+        assert r.arrays["correct"].shape == (2,)
+        assert (r.attrs["model"], r.attrs["steps"], r.attrs["samples"], r.attrs["n_images"]) == (model, 2, 2, 2)
+        assert r.attrs["queries_per_image"] == 8  # steps x 2 x samples, as configured
+        assert r.attrs["accuracy"] == pytest.approx(100 * r.arrays["correct"].mean())
+
+
+@pytest.mark.slow
+def test_tables_hold_the_results(runs):
+    root = runs[0]
+    transfer = read_csv(root / "results/tables/transfer.csv")
+    assert [(r["source"], r["target"]) for r in transfer] == \
+        [(f, t) for f in ("real", "complex") for t in ("Self", "R (Std.)", "C (Std.)", "R (G.R.)", "C (G.R.)")]
+    for row in transfer:
+        for col, defense in (("fmnist_std", "std"), ("fmnist_gr", "gr64")):
+            source = f"{row['source']}-{defense}-s0"
+            target = source if row["target"] == "Self" else TARGET_LABELS[row["target"]]
+            cell = read_h5(root / f"results/transfer/fmnist/{source}/{target}.h5")
+            assert float(row[col]) == pytest.approx(cell.attrs["accuracy"], abs=1e-4)
+    md = (root / "results/tables/transfer.md").read_text()
+    assert "| real" in md and "| complex" in md and "FMNIST" in md
+    nes = read_csv(root / "results/tables/nes.csv")
+    assert sorted(r["model"] for r in nes) == sorted(NES_MODELS)
+    for row in nes:
+        r = read_h5(root / f"results/nes/fmnist/{row['model']}.h5")
+        assert float(row["accuracy"]) == pytest.approx(r.attrs["accuracy"], abs=1e-4)
+    assert "NES" in (root / "results/tables/nes.md").read_text()
+    whitebox = read_csv(root / "results/tables/whitebox.csv")
+    assert len(whitebox) == 2 * len(WHITEBOX_MODELS) * 3  # attacks x models x eps
+    training = read_csv(root / "results/tables/training.csv")
+    assert sorted(r["model"] for r in training) == sorted(TRAINED)
+    for row in training:
+        hist = read_h5(root / f"results/models/fmnist/{row['model']}.h5", keys=[])
+        assert float(row["clean_acc"]) == pytest.approx(hist.attrs["clean_acc"], abs=1e-4)
+        assert {"final_zeta", "epochs", "beta", "mode"} <= set(row)
+
+
+@pytest.mark.slow
+def test_figures_and_logs(runs):
+    root = runs[0]
+    for fig in ("whitebox_fmnist.png", "zeta_fmnist.png"):
+        png = (root / "results/figures" / fig).read_bytes()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    logs = {str(p.relative_to(root / "logs")) for p in (root / "logs").rglob("*.log")}
+    expected = ({"prepare_data/fmnist/prepare_data.log"}
+                | {f"train_model/fmnist/{m}.log" for m in TRAINED}
+                | {f"craft_adversarial/fmnist/{m}.log" for m in S0}
+                | {f"transfer_cell/fmnist/{s}/{t}.log" for s in S0 for t in [s] + S1}
+                | {f"whitebox_sweep/fmnist/{a}/{m}.log" for a in ("fgsm", "pgd2") for m in WHITEBOX_MODELS}
+                | {f"nes_attack/fmnist/{m}.log" for m in NES_MODELS}
+                | {f"{t}_table/all/{t}_table.log" for t in ("transfer", "nes", "whitebox", "training")}
+                | {"whitebox_figure/fmnist/whitebox_figure.log", "zeta_figure/fmnist/zeta_figure.log"})
+    assert logs == expected
+
+
+@pytest.mark.slow
+def test_report_shows_tables_and_figures(runs, run_snakemake):
+    root = runs[0]
+    run_snakemake(root, "--configfile", str(root / "config.yaml"), "--report", "results/report.html")
+    html = (root / "results/report.html").read_text()
+    for caption_words in ("Black-box transfer of FGSM examples", "Query-based NES attack", "Gradient agreement zeta"):
+        assert caption_words in html
+    for name in ("transfer.csv", "nes.csv", "whitebox.csv", "training.csv", "whitebox_fmnist.png", "zeta_fmnist.png"):
+        assert name in html
+
+
+# ---------------------------------------------------------------- determinism and reruns
+@pytest.mark.slow
+def test_tables_identical_across_runs_and_cores(runs):
+    a, b = runs
+    names = sorted(p.name for p in (a / "results/tables").iterdir())
+    assert names == ["nes.csv", "nes.md", "training.csv", "transfer.csv", "transfer.md", "whitebox.csv"]
+    assert names == sorted(p.name for p in (b / "results/tables").iterdir())
+    for name in names:
+        assert (a / "results/tables" / name).read_bytes() == (b / "results/tables" / name).read_bytes(), name
+
+
+@pytest.mark.slow
+def test_forcing_one_cell_on_a_finished_run_executes_one_job(runs, run_snakemake):
+    root = runs[1]
+    assert_up_to_date(root, run_snakemake)
+    before = sha256(root / CELL)
+    res = run_snakemake(root, "--configfile", str(root / "config.yaml"), "--cores", "1", "--force", CELL)
+    assert job_stats(res.stdout) == {"transfer_cell": 1, "total": 1}
+    assert "1 of 1 steps (100%) done" in res.stdout
+    assert sha256(root / CELL) == before  # same inputs, byte-identical file
+
+
+def test_one_cell_on_empty_results_builds_only_what_it_needs(tmp_path, run_snakemake):
+    res = run_snakemake(tmp_path, "--configfile", str(write_config(tmp_path)), "-n", CELL)
+    assert planned_jobs(res.stdout) == {
+        ("prepare_data", "results/data/fmnist.h5"),
+        ("train_model", "results/models/fmnist/real-gr64-s0.pt"),
+        ("train_model", "results/models/fmnist/complex-std-s1.pt"),
+        ("craft_adversarial", "results/adv/fmnist/fgsm/real-gr64-s0.h5"),
+        ("transfer_cell", CELL),
+    }
+
+
+@pytest.mark.slow
+def test_changed_transfer_beta_reruns_only_dependent_jobs(runs, run_snakemake):
+    root = runs[0]
+    assert_up_to_date(root, run_snakemake)
+    config = write_config(root, "beta32.yaml", **{"transfer.beta": 32})
+    jobs = planned_jobs(run_snakemake(root, "--configfile", str(config), "-n").stdout)
+    new = ["real-gr32-s0", "complex-gr32-s0"]
+    new_s1 = ["real-gr32-s1", "complex-gr32-s1"]
+    targets = {s: [s, "real-std-s1", "real-gr32-s1", "complex-std-s1", "complex-gr32-s1"]
+               for s in ["real-std-s0", "complex-std-s0"] + new}
+    expected = ({("train_model", f"results/models/fmnist/{m}.pt") for m in new + new_s1}
+                | {("craft_adversarial", f"results/adv/fmnist/fgsm/{m}.h5") for m in new}
+                | {("transfer_cell", f"results/transfer/fmnist/{s}/{t}.h5") for s, ts in targets.items() for t in ts
+                   if "gr32" in s + t}
+                | {("transfer_table", "results/tables/transfer.csv"), ("training_table", "results/tables/training.csv"),
+                   ("all", "")})
+    assert jobs == expected  # nothing of prepare_data, std / gr64 models, white-box, NES, figures
+
+
+@pytest.mark.slow
+def test_changed_nes_setting_reruns_only_nes(runs, run_snakemake):
+    root = runs[0]
+    assert_up_to_date(root, run_snakemake)
+    config = write_config(root, "nes12.yaml", **{"nes.queries": 12})
+    jobs = planned_jobs(run_snakemake(root, "--configfile", str(config), "-n").stdout)
+    assert jobs == {("nes_attack", f"results/nes/fmnist/{m}.h5") for m in NES_MODELS} | \
+        {("nes_table", "results/tables/nes.csv"), ("all", "")}
+
+
+def test_paper_config_plans_the_full_study(tmp_path, run_snakemake):
+    """205 jobs: 4 datasets; betas of 4 per dataset; transfer on mnist/svhn/fmnist; NES on fmnist."""
+    res = run_snakemake(tmp_path, "--configfile", str(REPO / "configs/paper.yaml"), "-n", "--quiet", "rules")
+    stats = job_stats(res.stdout)
+    assert stats == {
+        "prepare_data": 4,
+        "train_model": 8 * 4 + 4 * 3 + 1,   # 2 fields x 4 betas per dataset, 4 second-seed copies x 3, 1 adv
+        "craft_adversarial": 4 * 3,
+        "transfer_cell": 20 * 3,
+        "whitebox_sweep": 2 * (8 * 4 + 1),  # 2 attacks x (grid models + adv)
+        "nes_attack": 5,
+        "transfer_table": 1, "nes_table": 1, "whitebox_table": 1, "training_table": 1,
+        "whitebox_figure": 4, "zeta_figure": 4, "all": 1, "total": 205,
+    }
