@@ -220,7 +220,7 @@ def _not_found(info: DatasetInfo, searched: list[Path], cache: Path, failure: st
     why = f"the download failed ({failure})" if failure else "downloading is disabled"
     example = info.raw_relpaths()[0]
     msg = (f"{info.name}: raw dataset files not found (looked in {', '.join(map(str, searched))}) and {why}. "
-           f"Fix: put torchvision's {info.name} files ({example}, ...) under a folder and set data_dir in the "
+           f"Fix: put torchvision's {info.name} files ({example}, ...) under a folder and set datasets.{info.name}.raw_dir in the "
            f"config or the CVGR_DATA environment variable, or allow network access so torchvision can "
            f"download them into {cache}")
     if info.debian_dir is not None:
@@ -264,7 +264,7 @@ def find_raw(name: str, raw_dir: PathLike | None = None, download: bool = True,
              cache_dir: PathLike | None = None) -> Path:
     """A root folder from which torchvision's class for ``name`` can read both splits.
 
-    Search order: (1) ``raw_dir`` (the config's data_dir) or else ``$CVGR_DATA``;
+    Search order: (1) ``raw_dir`` (the config's datasets.<name>.raw_dir) or else ``$CVGR_DATA``;
     (2) for fmnist, Debian's ``/usr/share/datasets/fashion-mnist``. In (1) and
     (2) MNIST-like files may also lie flat or gzipped; they are then
     decompressed into the torchvision layout under the cache

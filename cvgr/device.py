@@ -10,6 +10,7 @@ happens to grant, because CPU reductions can change with the thread count.
 from __future__ import annotations
 
 import os
+import sys
 
 import torch
 
@@ -32,10 +33,24 @@ def select_device(spec: str = "auto") -> torch.device:
 def set_determinism(threads: int | None = None) -> None:
     """Deterministic kernels everywhere; ``threads`` torch CPU threads when given."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True)
+    _deterministic_kernels()
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = True
     if threads is not None:
         if threads < 1:
             raise CvgrError(f"threads must be >= 1, got {threads}")
         torch.set_num_threads(threads)
+
+
+def _deterministic_kernels() -> None:
+    """``torch.use_deterministic_algorithms(True)`` without its 2 s import of torch._inductor.
+
+    The public call also configures compiled (inductor) code, importing it to
+    do so, which cost about 2 s of every pipeline job's start-up here. cvgr
+    compiles nothing, so unless inductor is already loaded only the kernel
+    switch itself is set.
+    """
+    if "torch._inductor.config" in sys.modules or not hasattr(torch._C, "_set_deterministic_algorithms"):
+        torch.use_deterministic_algorithms(True)
+    else:
+        torch._C._set_deterministic_algorithms(True)

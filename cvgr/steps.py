@@ -6,13 +6,12 @@ provenance (:mod:`cvgr.io`). Result formats are documented in docs/FILES.md.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,6 +20,7 @@ from . import data as datamod
 from .attacks import QueryCounter, get_attack, nes as nes_attack
 from .augment import AUGMENTATIONS
 from .device import select_device, set_determinism
+from .entry import snakemake_entry  # noqa: F401  (the scripts' entry point, re-exported)
 from .errors import CvgrError
 from .evaluate import attack_batched, predict
 from .io import make_provenance, read_h5, sha256_file, write_h5
@@ -172,45 +172,3 @@ def nes(data: str, model: str, out: str, spec: dict[str, Any], *, device: str = 
               "accuracy": 100.0 * float(correct.mean()) if n else float("nan"),
               "clean_accuracy": 100.0 * float(clean.double().mean()) if n else float("nan")},
              make_provenance("nes", spec, inputs=[data, model], seed=spec.get("seed"), device=str(dev)))
-
-
-class _Tee:
-    """A text stream writing to several streams."""
-
-    def __init__(self, *streams: TextIO):
-        self.streams = streams
-
-    def write(self, s: str) -> int:
-        for st in self.streams:
-            st.write(s)
-            st.flush()
-        return len(s)
-
-    def flush(self) -> None:
-        for st in self.streams:
-            st.flush()
-
-    def isatty(self) -> bool:
-        return False
-
-
-@contextlib.contextmanager
-def snakemake_entry(smk: Any) -> Iterator[None]:
-    """Run a Snakemake script's body: output teed to ``smk.log[0]``; a CvgrError becomes one line and exit 1."""
-    log_path = smk.log[0] if len(smk.log) else None
-    log = open(log_path, "a") if log_path else None
-    old = sys.stdout, sys.stderr
-    if log:
-        sys.stdout, sys.stderr = _Tee(old[0], log), _Tee(old[1], log)
-    try:
-        yield
-    except CvgrError as err:
-        print(f"cvgr error: {err}", file=sys.stderr)
-        sys.stdout, sys.stderr = old
-        if log:
-            log.close()
-        raise SystemExit(1) from None
-    finally:
-        sys.stdout, sys.stderr = old
-        if log and not log.closed:
-            log.close()

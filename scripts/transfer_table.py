@@ -1,5 +1,5 @@
 """Snakemake entry: rule transfer_table -> cvgr.tables.write_transfer_table."""
-from cvgr.steps import snakemake_entry
+from cvgr.entry import snakemake_entry
 from cvgr.tables import write_transfer_table
 
 with snakemake_entry(snakemake):  # noqa: F821 (injected by Snakemake)

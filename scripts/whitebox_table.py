@@ -1,5 +1,5 @@
 """Snakemake entry: rule whitebox_table -> cvgr.tables.write_whitebox_table."""
-from cvgr.steps import snakemake_entry
+from cvgr.entry import snakemake_entry
 from cvgr.tables import write_whitebox_table
 
 with snakemake_entry(snakemake):  # noqa: F821 (injected by Snakemake)

@@ -236,7 +236,7 @@ def test_real_fashion_mnist_from_debian(tmp_path, monkeypatch):
 
 def assert_names_remedies(message: str, apt: bool) -> None:
     assert "\n" not in message
-    assert "data_dir" in message and "CVGR_DATA" in message and "allow network access" in message
+    assert "raw_dir in the config" in message and "CVGR_DATA" in message and "allow network access" in message
     assert ("apt-get install dataset-fashion-mnist" in message) == apt
 
 

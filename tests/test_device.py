@@ -1,0 +1,28 @@
+"""Device choice and determinism settings."""
+import pytest
+import torch
+
+from cvgr.device import select_device, set_determinism
+from cvgr.errors import CvgrError
+
+
+def test_set_determinism_enables_deterministic_kernels_and_threads():
+    old = torch.get_num_threads()
+    try:
+        set_determinism(1)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(old)
+
+
+def test_device_choice_and_errors():
+    assert select_device("cpu").type == "cpu"
+    assert select_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(CvgrError, match="allowed: auto, cpu, cuda"):
+        select_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(CvgrError, match="torch sees no GPU: set device: auto or cpu"):
+            select_device("cuda")
+    with pytest.raises(CvgrError, match="threads must be >= 1"):
+        set_determinism(0)
