@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 FMNIST_DEBIAN = Path("/usr/share/datasets/fashion-mnist")
+TEST_CONFIG = REPO / "configs" / "test.yaml"
+RUN_TIMEOUT_S = 1500  # one tiny workflow run
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -36,3 +39,46 @@ def fmnist_raw() -> Path:
     if not (FMNIST_DEBIAN / "train-images-idx3-ubyte.gz").is_file() and not os.environ.get("CVGR_DATA"):
         pytest.skip("Fashion-MNIST not installed: apt-get install dataset-fashion-mnist (or set CVGR_DATA)")
     return FMNIST_DEBIAN
+
+
+def write_config(workdir: Path, name: str = "config.yaml", **changes) -> Path:
+    """configs/test.yaml with ``changes`` ({"transfer.beta": 32}) applied to datasets.fmnist, in workdir."""
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    for dotted, value in changes.items():
+        node = cfg["datasets"]["fmnist"]
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    path = workdir / name
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory, fmnist_raw) -> tuple[Path, Path]:
+    """Two fresh runs of configs/test.yaml, side by side: (run with --cores 2, run with --cores 1).
+
+    Session-wide: the workflow tests check them, and the SLURM test compares its tables with the first.
+    """
+    dirs = [tmp_path_factory.mktemp("run_cores2"), tmp_path_factory.mktemp("run_cores1")]
+    procs = []
+    for workdir, cores in zip(dirs, ("2", "1")):
+        config = write_config(workdir)
+        log = open(workdir / "snakemake.out", "w")
+        procs.append((subprocess.Popen(
+            [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
+             "--configfile", str(config), "--cores", cores], stdout=log, stderr=subprocess.STDOUT), log))
+    try:
+        for (proc, _), workdir in zip(procs, dirs):
+            rc = proc.wait(timeout=RUN_TIMEOUT_S)
+            if rc != 0:
+                tail = "\n".join((workdir / "snakemake.out").read_text().splitlines()[-40:])
+                pytest.fail(f"workflow run in {workdir} exited {rc}:\n{tail}")
+    finally:
+        for proc, log in procs:
+            if proc.poll() is None:  # failed or timed out: stop the other run (Snakemake stops its jobs)
+                proc.terminate()
+                proc.wait(timeout=120)
+            log.close()
+    return dirs[0], dirs[1]

@@ -1,6 +1,5 @@
 """What users rely on when things go wrong: corrupt inputs, changed raw data, NaN, wrong models, CLI errors."""
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np

@@ -16,7 +16,6 @@ so every run adds two things to the repository's profile, nothing else:
 """
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -151,14 +150,11 @@ def _provenance_job_ids(results: Path) -> dict[str, str | None]:
 
 @pytest.mark.slurm
 @pytest.mark.slow
-def test_workflow_on_slurm_matches_local_run(slurm_cluster: SlurmCluster, tmp_path: Path):
+def test_workflow_on_slurm_matches_local_run(slurm_cluster: SlurmCluster, runs, tmp_path: Path):
     """configs/test.yaml through profiles/slurm: every result file made by a SLURM job, tables = a local run's."""
     if not (SNAKEFILE.exists() and TEST_CONFIG.exists()):
         pytest.skip("the workflow (Snakefile, configs/test.yaml) is not written yet")
-    common = ["-s", str(SNAKEFILE), "--configfile", str(TEST_CONFIG)]
-    local, cluster = tmp_path / "local", tmp_path / "slurm"
-    snakemake_logged([*common, "--directory", str(local), "--profile", str(LOCAL_PROFILE), "--cores", "2"],
-                  {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}, tmp_path / "local-snakemake.log")
+    local, cluster = runs[0], tmp_path / "slurm"  # the local reference: the workflow tests' --cores 2 run
     submitted = run_on_slurm(slurm_cluster, SNAKEFILE, cluster, "--configfile", str(TEST_CONFIG))
 
     ids = sorted(submitted, key=int)

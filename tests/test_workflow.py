@@ -10,22 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import yaml
 
-from conftest import REPO, SNAKEFILE
+from conftest import REPO, write_config
 from cvgr.io import read_h5
 from cvgr.nn.architectures import build_model
 
 torch.set_num_threads(1)
 
-TEST_CONFIG = REPO / "configs" / "test.yaml"
 CELL = "results/transfer/fmnist/real-gr64-s0/complex-std-s1.h5"
 S0 = ["real-std-s0", "real-gr64-s0", "complex-std-s0", "complex-gr64-s0"]
 S1 = ["real-std-s1", "real-gr64-s1", "complex-std-s1", "complex-gr64-s1"]
@@ -35,25 +31,10 @@ WHITEBOX_MODELS = S0 + [ADV]
 NES_MODELS = ["complex-gr64-s0", ADV]
 TARGET_LABELS = {"R (Std.)": "real-std-s1", "C (Std.)": "complex-std-s1", "R (G.R.)": "real-gr64-s1",
                  "C (G.R.)": "complex-gr64-s1"}
-RUN_TIMEOUT_S = 1500
 _JOB = re.compile(r"^(?:local)?rule (\w+):$")
 
 
 # ---------------------------------------------------------------- helpers
-def write_config(workdir: Path, name: str = "config.yaml", **changes) -> Path:
-    """configs/test.yaml with ``changes`` ({"transfer.beta": 32}) applied to datasets.fmnist, in workdir."""
-    cfg = yaml.safe_load(TEST_CONFIG.read_text())
-    for dotted, value in changes.items():
-        node = cfg["datasets"]["fmnist"]
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    path = workdir / name
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return path
-
-
 def planned_jobs(output: str) -> set[tuple[str, str]]:
     """(rule, first output) of each job a Snakemake run printed ('' for jobs without outputs)."""
     jobs: list[list[str]] = []
@@ -95,32 +76,6 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 # ---------------------------------------------------------------- the two runs
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, fmnist_raw) -> tuple[Path, Path]:
-    """Two fresh runs of configs/test.yaml, side by side: (run with --cores 2, run with --cores 1)."""
-    dirs = [tmp_path_factory.mktemp("run_cores2"), tmp_path_factory.mktemp("run_cores1")]
-    procs = []
-    for workdir, cores in zip(dirs, ("2", "1")):
-        config = write_config(workdir)
-        log = open(workdir / "snakemake.out", "w")
-        procs.append((subprocess.Popen(
-            [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
-             "--configfile", str(config), "--cores", cores], stdout=log, stderr=subprocess.STDOUT), log))
-    try:
-        for (proc, _), workdir in zip(procs, dirs):
-            rc = proc.wait(timeout=RUN_TIMEOUT_S)
-            if rc != 0:
-                tail = "\n".join((workdir / "snakemake.out").read_text().splitlines()[-40:])
-                pytest.fail(f"workflow run in {workdir} exited {rc}:\n{tail}")
-    finally:
-        for proc, log in procs:
-            if proc.poll() is None:  # failed or timed out: stop the other run (Snakemake stops its jobs)
-                proc.terminate()
-                proc.wait(timeout=120)
-            log.close()
-    return dirs[0], dirs[1]
-
-
 # ---------------------------------------------------------------- the output contract
 @pytest.mark.slow
 def test_data_file_holds_fashion_mnist(runs):
