@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -64,7 +64,6 @@ class TrainSpec:
     seed: int = 0
     name: str = "model"
     num_classes: int = 10
-    extra: dict = field(default_factory=dict)
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:

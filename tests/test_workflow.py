@@ -65,6 +65,13 @@ def assert_up_to_date(root: Path, run_snakemake) -> None:
     assert planned_jobs(res.stdout) == set(), "finished run is not up to date: did cvgr's code change meanwhile?"
 
 
+def planned_after_change(root: Path, run_snakemake, name: str, **changes) -> set[tuple[str, str]]:
+    """Jobs a dry run plans on the finished run ``root`` once ``changes`` are applied to its config."""
+    assert_up_to_date(root, run_snakemake)
+    config = write_config(root, name, **changes)
+    return planned_jobs(run_snakemake(root, "--configfile", str(config), "-n").stdout)
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -281,10 +288,7 @@ def test_one_cell_on_empty_results_builds_only_what_it_needs(tmp_path, run_snake
 
 @pytest.mark.slow
 def test_changed_transfer_beta_reruns_only_dependent_jobs(runs, run_snakemake):
-    root = runs[0]
-    assert_up_to_date(root, run_snakemake)
-    config = write_config(root, "beta32.yaml", **{"transfer.beta": 32})
-    jobs = planned_jobs(run_snakemake(root, "--configfile", str(config), "-n").stdout)
+    jobs = planned_after_change(runs[0], run_snakemake, "beta32.yaml", **{"transfer.beta": 32})
     new = ["real-gr32-s0", "complex-gr32-s0"]
     new_s1 = ["real-gr32-s1", "complex-gr32-s1"]
     targets = {s: [s, "real-std-s1", "real-gr32-s1", "complex-std-s1", "complex-gr32-s1"]
@@ -300,10 +304,7 @@ def test_changed_transfer_beta_reruns_only_dependent_jobs(runs, run_snakemake):
 
 @pytest.mark.slow
 def test_changed_nes_setting_reruns_only_nes(runs, run_snakemake):
-    root = runs[0]
-    assert_up_to_date(root, run_snakemake)
-    config = write_config(root, "nes12.yaml", **{"nes.queries": 12})
-    jobs = planned_jobs(run_snakemake(root, "--configfile", str(config), "-n").stdout)
+    jobs = planned_after_change(runs[0], run_snakemake, "nes12.yaml", **{"nes.queries": 12})
     assert jobs == {("nes_attack", f"results/nes/fmnist/{m}.h5") for m in NES_MODELS} | \
         {("nes_table", "results/tables/nes.csv"), ("all", "")}
 
