@@ -129,3 +129,24 @@ def test_wrong_input_shape_is_a_clear_error():
         net(torch.rand(1, 3, 32, 32))
     with pytest.raises(ShapeMismatchError, match="divisible by 8"):
         build_model("cifar_cnn", "real", (1, 28, 28))
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 6, 8), (2, 3, 7, 6)])  # even, and odd (falls back)
+def test_avg_pool2_matches_torch_to_second_order(shape):
+    from cvgr.nn.pool import avg_pool2
+    torch.manual_seed(0)
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    ref = F.avg_pool2d(x, 2)
+    out = avg_pool2(x)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-15)
+    g = torch.randn_like(ref, requires_grad=True)
+    (gx,) = torch.autograd.grad(out, x, g, create_graph=True)
+    (gx_ref,) = torch.autograd.grad(ref, x, g, create_graph=True)
+    torch.testing.assert_close(gx, gx_ref, rtol=0, atol=1e-15)
+    # a nonlinear function of the input gradient, differentiated again (the G.R. double backward)
+    w = torch.randn_like(x)
+    dd = torch.autograd.grad((gx * w).square().sum(), g)[0]
+    dd_ref = torch.autograd.grad((gx_ref * w).square().sum(), g)[0]
+    torch.testing.assert_close(dd, dd_ref, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(avg_pool2, (x,))
+    assert torch.autograd.gradgradcheck(avg_pool2, (x,))

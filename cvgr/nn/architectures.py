@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from ..errors import ShapeMismatchError
 from .complex import ComplexConv2d, ComplexLinear, GroupSum, PhaseScale
+from .pool import AvgPool2
 
 FIELDS = ("real", "complex")
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -87,12 +88,12 @@ def _small_cnn(field: str, in_shape: tuple[int, int, int], classes: int) -> list
     c, h, w = in_shape
     flat = (h // 4) * (w // 4)
     if field == "real":
-        return [nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
-                nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+        return [nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), AvgPool2(),
+                nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), AvgPool2(),
                 nn.Flatten(), nn.Linear(64 * flat, 128), nn.ReLU(), nn.Linear(128, classes)]
     return [PhaseScale(),
-            ComplexConv2d(c, 16, 3, padding=1), GroupSum(2), nn.AvgPool2d(2),
-            ComplexConv2d(8, 32, 3, padding=1), GroupSum(2), nn.AvgPool2d(2),
+            ComplexConv2d(c, 16, 3, padding=1), GroupSum(2), AvgPool2(),
+            ComplexConv2d(8, 32, 3, padding=1), GroupSum(2), AvgPool2(),
             nn.Flatten(), ComplexLinear(16 * flat, 128), ComplexLinear(128, classes)]
 
 
@@ -108,7 +109,7 @@ def _cifar_cnn(field: str, in_shape: tuple[int, int, int], classes: int) -> list
     act = (lambda: [nn.ReLU()]) if field == "real" else (lambda: [])
     layers: list[nn.Module] = [Normalize(CIFAR_MEAN, CIFAR_STD)] if field == "real" else [PhaseScale()]
     for cin, cout in ((c, 32), (32, 64), (64, 128)):
-        layers += [_conv(field, cin, cout), nn.BatchNorm2d(cout), *act(), nn.AvgPool2d(2)]
+        layers += [_conv(field, cin, cout), nn.BatchNorm2d(cout), *act(), AvgPool2()]
     layers += [nn.Flatten(), _fc(field, 128 * (h // 8) * (w // 8), 256), *act(), _fc(field, 256, classes)]
     return layers
 
