@@ -43,18 +43,20 @@ PathLike = str | os.PathLike
 #: The package directory whose files :func:`code_hash` reads.
 PACKAGE_DIR = Path(__file__).resolve().parent
 
-_NETS = ["nn/complex.py", "nn/architectures.py", "modelfile.py"]
-_ATTACK_STAGE = _NETS + ["attacks.py", "evaluate.py", "io.py", "steps.py"]
+_NETS = ["nn/complex.py", "nn/pool.py", "nn/architectures.py", "modelfile.py"]
+_LOAD = ["data.py", "device.py", "io.py", "steps/common.py"]  # what every model-reading step uses
+_ATTACK = _NETS + _LOAD + ["attacks.py", "evaluate.py"]
 
 #: stage -> cvgr source files (relative to the package dir) whose code defines the stage.
+#: Each stage names its own step module (``steps/<stage>.py``), not the others'.
 STAGE_MODULES: dict[str, list[str]] = {
-    "prepare": ["data.py", "io.py"],
-    "train": _NETS + ["regularize.py", "train.py", "augment.py", "attacks.py", "data.py", "io.py", "naming.py",
-                      "steps.py", "device.py"],
-    "craft": list(_ATTACK_STAGE),
-    "transfer": _NETS + ["evaluate.py", "io.py", "steps.py"],
-    "whitebox": list(_ATTACK_STAGE),
-    "nes": list(_ATTACK_STAGE),
+    "prepare": ["data.py", "io.py", "steps/prepare.py"],
+    "train": _NETS + _LOAD + ["regularize.py", "train.py", "augment.py", "attacks.py", "naming.py",
+                              "steps/train.py"],
+    "craft": _ATTACK + ["steps/craft.py"],
+    "transfer": _NETS + _LOAD + ["evaluate.py", "steps/transfer.py"],
+    "whitebox": _ATTACK + ["steps/whitebox.py"],
+    "nes": _ATTACK + ["steps/nes.py"],
     "tables": ["tables.py", "plots.py", "io.py", "naming.py"],
 }
 

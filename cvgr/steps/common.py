@@ -1,0 +1,36 @@
+"""What every step shares: device and threads, input loading, seeded generators, spec hashes."""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import torch
+
+from .. import data as datamod
+from ..device import select_device, set_determinism
+from ..modelfile import check_fits, load_model
+
+
+def setup(device: str, threads: int) -> torch.device:
+    """Fix threads and determinism (:func:`cvgr.device.set_determinism`); return the device to use."""
+    set_determinism(threads)
+    return select_device(device)
+
+
+def json_hash(obj: Any) -> str:
+    """sha256 of ``obj`` as canonical JSON."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def model_and_test(data: str, model: str, images: int | None, dev: torch.device):
+    """``(net, meta, x, y)``: a model file and the first ``images`` test images it is checked to fit."""
+    net, meta = load_model(model, dev)
+    x, y = datamod.load_split(data, "test", limit=images)
+    check_fits(net, tuple(x.shape[1:]), model, data)
+    return net, meta, x.to(dev), y.to(dev)
+
+
+def generator(seed: int, *salt: int) -> torch.Generator:
+    """A CPU generator seeded from ``seed`` and integer ``salt`` (e.g. the index of an epsilon)."""
+    return torch.Generator().manual_seed(int(seed) * 1_000_003 + sum((i + 1) * 7919 * s for i, s in enumerate(salt)))
