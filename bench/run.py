@@ -5,12 +5,21 @@
 
 Prints a Markdown table and writes it into docs/BENCHMARKS.md between the
 ``<!-- bench:... -->`` markers, with the machine, torch version and command.
-Every configuration runs in its own subprocess (so peak memory is its own):
-a step is exactly :func:`cvgr.train.train_step` on a batch of 64 Fashion-MNIST
-shaped images; the median of ``--steps`` steps after ``--warmup`` is reported.
-Peak memory is the step's extra peak: on CUDA ``max_memory_allocated`` above
+
+A step is exactly :func:`cvgr.train.train_step` on a batch of 64 Fashion-MNIST
+shaped images. Timing is *paired*: one process builds all eight
+configurations (real and complex; std, G.R. paper, G.R. exact, PGD-4) and
+runs them round-robin, one step each per round, ``--steps`` rounds after
+``--warmup``. A step's time is the median over rounds; a ratio ("step / std")
+is the median over rounds of that round's ratio, so a slow spell of a shared
+machine hits both sides of a ratio alike. Peak memory needs a process per
+configuration: the step's extra peak, on CUDA ``max_memory_allocated`` above
 the level before the first step, on the CPU the growth of the process's peak
 RSS (``ru_maxrss``) over the same level.
+
+NES is paired the same way: each round times one NES run (2 steps, n = 250,
+``--nes-images`` images) and a plain forward pass over as many rows at the
+net's best batch size (chosen first from 256, 1024, 4096).
 """
 from __future__ import annotations
 
@@ -41,80 +50,121 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def worker_train(a: argparse.Namespace) -> dict:
+def _setup(a: argparse.Namespace):
     import torch
     from cvgr.device import select_device, set_determinism
-    from cvgr.nn import build_model
-    from cvgr.train import TrainSpec, make_optimizer, train_step
     set_determinism(a.threads)
     dev = select_device(a.device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    return dev, sync
+
+
+def _trainer(a: argparse.Namespace, dev, field: str, beta: float, mode: str, adv_eps: float):
+    """A zero-argument function running one training step of a fresh small CNN."""
+    import torch
+    from cvgr.nn import build_model
+    from cvgr.train import TrainSpec, make_optimizer, train_step
     torch.manual_seed(0)
-    spec = TrainSpec(arch="small_cnn", field=a.field, beta=a.beta, mode=a.mode, adv_eps=a.adv_eps, adv_steps=4)
-    model = build_model("small_cnn", a.field).to(dev)
+    spec = TrainSpec(arch="small_cnn", field=field, beta=beta, mode=mode, adv_eps=adv_eps, adv_steps=4)
+    model = build_model("small_cnn", field).to(dev)
     opt, _ = make_optimizer(model, spec)
     params = list(model.parameters())
     x, y = torch.rand(a.batch, 1, 28, 28, device=dev), torch.randint(0, 10, (a.batch,), device=dev)
     gen = torch.Generator().manual_seed(0)
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    return lambda: train_step(model, opt, spec, x, y, gen, params)
+
+
+def _timed(fn, sync) -> float:
+    sync()
+    t = time.perf_counter()
+    fn()
+    sync()
+    return time.perf_counter() - t
+
+
+def worker_time(a: argparse.Namespace) -> dict:
+    """All CONFIGS round-robin in this process: median step times and median per-round ratios."""
+    dev, sync = _setup(a)
+    steps = [_trainer(a, dev, field, beta, mode, adv) for _, field, beta, mode, adv in CONFIGS]
+    for _ in range(a.warmup):
+        for step in steps:
+            step()
+    rounds = [[_timed(step, sync) for step in steps] for _ in range(a.steps)]
+    std_of = {field: i for i, (label, field, *_) in enumerate(CONFIGS) if label == "std"}
+    out = []
+    for i, (label, field, *_) in enumerate(CONFIGS):
+        out.append({"step_ms": 1e3 * statistics.median(r[i] for r in rounds),
+                    "ratio": statistics.median(r[i] / r[std_of[field]] for r in rounds)})
+    complex_real = statistics.median(r[std_of["complex"]] / r[std_of["real"]] for r in rounds)
+    return {"configs": out, "complex_over_real": complex_real}
+
+
+def worker_memory(a: argparse.Namespace) -> dict:
+    """Extra peak memory of one configuration's steps (this process runs nothing else)."""
+    import torch
+    dev, sync = _setup(a)
+    step = _trainer(a, dev, a.field, a.beta, a.mode, a.adv_eps)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
     else:
         base = _rss_mb()
-    times = []
-    for i in range(a.warmup + a.steps):
-        sync()
-        t = time.perf_counter()
-        train_step(model, opt, spec, x, y, gen, params)
-        sync()
-        if i >= a.warmup:
-            times.append(time.perf_counter() - t)
+    for _ in range(a.warmup + 2):
+        step()
+    sync()
     peak = (torch.cuda.max_memory_allocated() - base) / 2**20 if dev.type == "cuda" else _rss_mb() - base
-    med = statistics.median(times)
-    return {"step_ms": 1e3 * med, "images_per_s": a.batch / med, "peak_mb": peak}
+    return {"peak_mb": peak}
 
 
 def worker_nes(a: argparse.Namespace) -> dict:
     import torch
     from cvgr.attacks import nes
-    from cvgr.device import select_device, set_determinism
     from cvgr.nn import build_model
-    set_determinism(a.threads)
-    dev = select_device(a.device)
+    dev, sync = _setup(a)
     torch.manual_seed(0)
     model = build_model("small_cnn", a.field).to(dev).eval()
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    best = 0.0
-    for bs in (256, 1024, 4096):
-        xb = torch.rand(bs, 1, 28, 28, device=dev)
-        with torch.inference_mode():
-            model(xb)
-            ts = []
-            for _ in range(5):
-                sync()
-                t = time.perf_counter()
-                model(xb)
-                sync()
-                ts.append(time.perf_counter() - t)
-        best = max(best, bs / statistics.median(ts))
     n_img, steps, samples = a.nes_images, 2, 250
+    queries = n_img * steps * 2 * samples
     x, y = torch.rand(n_img, 1, 28, 28, device=dev), torch.randint(0, 10, (n_img,), device=dev)
-    nes(model, x, y, 0.16, steps=1, samples=samples, generator=torch.Generator().manual_seed(0))  # warm-up
-    ts = []
-    for r in range(3):
-        sync()
-        t = time.perf_counter()
-        nes(model, x, y, 0.16, steps=steps, samples=samples, generator=torch.Generator().manual_seed(r))
-        sync()
-        ts.append(time.perf_counter() - t)
-    qps = n_img * steps * 2 * samples / statistics.median(ts)
-    return {"inference_images_per_s": best, "nes_queries_per_s": qps, "ratio": qps / best}
+
+    def infer(bs: int):
+        xb = torch.rand(bs, 1, 28, 28, device=dev)
+
+        def run():
+            with torch.inference_mode():
+                for _ in range(max(queries // bs, 1)):
+                    model(xb)
+        return run, max(queries // bs, 1) * bs
+
+    best, best_rate = None, 0.0
+    for bs in (256, 1024, 4096):
+        run, rows = infer(bs)
+        run()
+        rate = rows / min(_timed(run, sync) for _ in range(2))
+        if rate > best_rate:
+            best, best_rate = bs, rate
+    run_inf, rows = infer(best)
+    gen = torch.Generator()
+
+    def run_nes():
+        nes(model, x, y, 0.16, steps=steps, samples=samples, generator=gen.manual_seed(0))
+
+    run_nes()  # warm-up
+    inf_rates, nes_rates, ratios = [], [], []
+    for _ in range(a.nes_rounds):
+        qps = queries / _timed(run_nes, sync)
+        ips = rows / _timed(run_inf, sync)
+        inf_rates.append(ips)
+        nes_rates.append(qps)
+        ratios.append(qps / ips)
+    return {"best_batch": best, "inference_images_per_s": statistics.median(inf_rates),
+            "nes_queries_per_s": statistics.median(nes_rates), "ratio": statistics.median(ratios)}
 
 
 def run_worker(kind: str, a: argparse.Namespace, **kw) -> dict:
     args = [sys.executable, __file__, "--worker", kind, "--threads", str(a.threads), "--device", a.device,
             "--steps", str(a.steps), "--warmup", str(a.warmup), "--batch", str(a.batch),
-            "--nes-images", str(a.nes_images)]
+            "--nes-images", str(a.nes_images), "--nes-rounds", str(a.nes_rounds)]
     for k, v in kw.items():
         args += [f"--{k.replace('_', '-')}", str(v)]
     out = subprocess.run(args, check=True, capture_output=True, text=True, cwd=ROOT).stdout
@@ -145,32 +195,30 @@ def time_pipeline() -> float:
 
 
 def report(a: argparse.Namespace) -> str:
-    rows, res = [], {}
-    for label, field, beta, mode, adv in CONFIGS:
-        r = run_worker("train", a, field=field, beta=beta, mode=mode, adv_eps=adv)
-        res[(field, label)] = r
-        print(f"{field:8s} {label:11s} {r['step_ms']:8.1f} ms  {r['images_per_s']:7.0f} img/s  "
-              f"{r['peak_mb']:7.1f} MB", file=sys.stderr)
-    for label, field, *_ in CONFIGS:
-        r, std = res[(field, label)], res[(field, "std")]
-        rows.append(f"| {field} | {label} | {r['step_ms']:.1f} | {r['images_per_s']:.0f} | "
-                    f"{r['step_ms'] / std['step_ms']:.2f} | {r['peak_mb']:.1f} | "
-                    f"{r['peak_mb'] / max(std['peak_mb'], 1e-9):.2f} |")
+    timing = run_worker("time", a)
+    rows = []
+    for (label, field, beta, mode, adv), t in zip(CONFIGS, timing["configs"]):
+        mem = run_worker("memory", a, field=field, beta=beta, mode=mode, adv_eps=adv)["peak_mb"]
+        rows.append((label, field, t["step_ms"], t["ratio"], mem))
+        print(f"{field:8s} {label:11s} {t['step_ms']:8.1f} ms  x{t['ratio']:.2f}  {mem:7.1f} MB", file=sys.stderr)
+    std_mem = {field: mem for label, field, _, _, mem in rows if label == "std"}
+    table = [f"| {field} | {label} | {ms:.1f} | {a.batch / ms * 1e3:.0f} | {ratio:.2f} | {mem:.1f} | "
+             f"{mem / max(std_mem[field], 1e-9):.2f} |" for label, field, ms, ratio, mem in rows]
     nes_rows = []
     for field in ("real", "complex"):
         r = run_worker("nes", a, field=field)
-        nes_rows.append(f"| {field} | {r['inference_images_per_s']:.0f} | {r['nes_queries_per_s']:.0f} | "
-                        f"{r['ratio']:.2f} |")
-    cr = res[("complex", "std")]["step_ms"] / res[("real", "std")]["step_ms"]
+        nes_rows.append(f"| {field} | {r['best_batch']} | {r['inference_images_per_s']:.0f} | "
+                        f"{r['nes_queries_per_s']:.0f} | {r['ratio']:.2f} |")
     lines = [
         f"Machine: {machine()}. Threads: {a.threads}. Device: {a.device}.",
         f"Command: `python bench/run.py{' --pipeline' if a.pipeline else ''}` "
-        f"(batch {a.batch}, median of {a.steps} steps after {a.warmup} warm-up).", "",
+        f"(batch {a.batch}; {a.steps} paired rounds after {a.warmup} warm-up; medians).", "",
         "| net | training | step (ms) | images/s | step / std | peak MB | peak / std |",
-        "|---|---|---|---|---|---|---|", *rows, "",
-        f"Complex std step / real std step: {cr:.2f}.", "",
-        f"NES at n = 250 on {a.nes_images} images (queries/s) vs plain inference at its best batch size:", "",
-        "| net | inference images/s | NES queries/s | ratio |", "|---|---|---|---|", *nes_rows,
+        "|---|---|---|---|---|---|---|", *table, "",
+        f"Complex std step / real std step: {timing['complex_over_real']:.2f}.", "",
+        f"NES at n = 250 on {a.nes_images} images (queries/s) vs plain inference at its best batch size "
+        f"({a.nes_rounds} paired rounds, medians):", "",
+        "| net | best batch | inference images/s | NES queries/s | ratio |", "|---|---|---|---|---|", *nes_rows,
     ]
     if a.pipeline:
         lines += ["", f"Default pipeline (`snakemake --cores all`, config.yaml, fresh folder): "
@@ -188,22 +236,24 @@ def write_doc(table: str, path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--worker", choices=["train", "nes"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["time", "memory", "nes"], help=argparse.SUPPRESS)
     ap.add_argument("--field", default="real", help=argparse.SUPPRESS)
     ap.add_argument("--beta", type=float, default=0.0, help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="paper", help=argparse.SUPPRESS)
     ap.add_argument("--adv-eps", type=float, default=0.0, help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
-    ap.add_argument("--steps", type=int, default=20, help="timed steps per configuration (default 20)")
+    ap.add_argument("--steps", type=int, default=30, help="timed rounds, one step per configuration each (default 30)")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--nes-images", type=int, default=8)
+    ap.add_argument("--nes-rounds", type=int, default=5)
     ap.add_argument("--pipeline", action="store_true", help="also time the default pipeline end to end")
     ap.add_argument("--out", default=str(ROOT / "docs" / "BENCHMARKS.md"))
     a = ap.parse_args()
     if a.worker:
-        print(json.dumps(worker_train(a) if a.worker == "train" else worker_nes(a)))
+        workers = {"time": worker_time, "memory": worker_memory, "nes": worker_nes}
+        print(json.dumps(workers[a.worker](a)))
         return
     table = report(a)
     print(table)
