@@ -20,16 +20,20 @@ in the L-infinity norm. The loss is the batch-mean cross-entropy ``CE``.
   image, exactly.
 
 The model's mode (eval) is the caller's business. Attacks differentiate with
-``torch.autograd.grad`` with respect to the input only, so parameters keep
-their ``requires_grad`` and no ``.grad`` is written into them. Results are
+``torch.autograd.grad`` with respect to the input only, with the parameters'
+``requires_grad`` switched off for the pass and restored after it: a custom
+autograd function (the complex layers' ``paper`` mode) cannot tell which of
+its inputs' gradients a pass asks for, and would compute weight gradients
+nobody reads. No ``.grad`` is written into the parameters. Results are
 deterministic given ``generator`` (a ``torch.Generator`` on ``x``'s device;
 ``None`` uses torch's global RNG).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -63,9 +67,22 @@ def _check_steps(steps: int) -> None:
         raise ValueError(f"steps must be >= 1, got {steps}")
 
 
+@contextlib.contextmanager
+def frozen(model: nn.Module) -> Iterator[None]:
+    """Parameters of ``model`` that require grad stop requiring it inside the block, and start again after."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
 def input_gradient(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     """``grad_x CE(f(x), y)`` of the batch-mean cross-entropy, detached; works under ``no_grad``."""
-    with torch.enable_grad():
+    with torch.enable_grad(), frozen(model):
         xg = x.detach().requires_grad_(True)
         loss = F.cross_entropy(model(xg), y)
         (grad,) = torch.autograd.grad(loss, xg)
