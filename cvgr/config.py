@@ -305,6 +305,24 @@ def training_spec(cfg: Config, dataset: str, model: str) -> dict:
     }
 
 
+#: Cost of one training step relative to a std step of the same net (docs/BENCHMARKS.md: G.R. ~2.4x,
+#: PGD-k adversarial training ~1 + 0.75 k).
+GR_STEP_COST, PGD_STEP_COST = 2.5, 0.75
+
+
+def training_priority(cfg: Config, dataset: str, model: str) -> int:
+    """Snakemake priority of a training job: its expected cost, so the longest model starts first.
+
+    ``10 x epochs x (1, 2.5 for G.R., 1 + 0.75 k for PGD-k adversarial training)``.
+    Starting the longest job first (longest-processing-time order) keeps it off
+    the end of the run: on 2 cores the PGD model otherwise started after four
+    other trainings and finished last.
+    """
+    spec = training_spec(cfg, dataset, model)
+    step = 1.0 + (GR_STEP_COST - 1.0) * (spec["beta"] > 0) + PGD_STEP_COST * spec["adv_steps"]
+    return round(10 * spec["epochs"] * step)
+
+
 def craft_spec(cfg: Config, dataset: str) -> dict:
     """Spec of cvgr.steps.craft for the transfer FGSM sets: attack, eps, images, seed."""
     tr = _section(cfg, dataset, "transfer")

@@ -15,5 +15,6 @@ rule train_model:
         device=DEVICE,
         code=code_hash("train"),
     threads: THREADS
+    priority: lambda w: grid.training_priority(config, w.dataset, w.model)  # longest first
     script:
         "../scripts/train_model.py"

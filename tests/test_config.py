@@ -152,6 +152,15 @@ def test_training_spec_comes_from_the_name_and_the_dataset_section():
     assert (gr["field"], gr["beta"], gr["adv_eps"], gr["adv_steps"], gr["seed"]) == ("complex", 64.0, 0.0, 0, 1)
 
 
+def test_longest_training_gets_the_highest_priority():
+    epochs, k = fm(DEFAULT)["training"]["epochs"], fm(DEFAULT)["adversarial"]["steps"]
+    prio = {m: grid.training_priority(DEFAULT, "fmnist", m) for m in grid.models_to_train(DEFAULT, "fmnist")}
+    assert prio["real-std-s0"] == prio["complex-std-s1"] == 10 * epochs
+    assert prio["real-gr64-s0"] == round(10 * epochs * 2.5)
+    assert prio["real-adv0.2-s0"] == round(10 * epochs * (1 + 0.75 * k))
+    assert max(prio, key=prio.get) == "real-adv0.2-s0"
+
+
 def test_a_nes_setting_changes_no_training_spec():
     """Only the NES slice changes, so Snakemake's params trigger reruns NES jobs alone."""
     other = mutated(lambda c: fm(c)["nes"].__setitem__("steps", 4))
