@@ -74,6 +74,22 @@ def test_corrupt_model_file_is_named(trained, tmp_path):
     assert not (tmp_path / "adv.h5").exists()
 
 
+def test_truncated_resume_checkpoint_stops_training_with_the_fix(trained, tmp_path):
+    """A resume checkpoint that cannot be read is neither trusted nor silently dropped."""
+    d, data = trained
+    ckpt = tmp_path / "real-std-s0.ckpt"
+    spec = _spec(epochs=2)
+    steps.train(str(data), str(tmp_path / "a.pt"), str(tmp_path / "a.h5"), spec, device="cpu", progress=False,
+                checkpoint=str(ckpt))
+    assert not ckpt.exists()  # removed once the outputs exist
+    ckpt.write_bytes((d / "real-std-s0.pt").read_bytes()[:700])  # what a torn write would leave
+    with pytest.raises(CorruptFileError) as err:
+        steps.train(str(data), str(tmp_path / "m.pt"), str(tmp_path / "m.h5"), spec, device="cpu",
+                    progress=False, checkpoint=str(ckpt))
+    assert str(ckpt) in str(err.value) and "delete it and rerun" in str(err.value)
+    assert not (tmp_path / "m.pt").exists() and not (tmp_path / "m.h5").exists()
+
+
 def test_raw_dataset_changed_after_prep_stops_training(tmp_path):
     raw = tmp_path / "train-images-idx3-ubyte"
     raw.write_bytes(b"original raw bytes")
