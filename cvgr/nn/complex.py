@@ -86,6 +86,19 @@ class _PhaseToMagnitude(nn.Module):
         super().__init__()
         self.dbp_mode = "paper"
 
+    def _make_parameters(self, weight_shape: tuple[int, ...], fan_in: int, bias: bool) -> None:
+        """W_R, W_I of ``weight_shape`` and (with ``bias``) b_R, b_I of ``weight_shape[0]``, polar-initialised."""
+        self.weight_re = nn.Parameter(torch.empty(weight_shape))
+        self.weight_im = nn.Parameter(torch.empty(weight_shape))
+        _init_polar_(self.weight_re, self.weight_im, fan_in)
+        if bias:
+            self.bias_re = nn.Parameter(torch.empty(weight_shape[0]))
+            self.bias_im = nn.Parameter(torch.empty(weight_shape[0]))
+            _init_polar_(self.bias_re, self.bias_im, fan_in)
+        else:
+            self.register_parameter("bias_re", None)
+            self.register_parameter("bias_im", None)
+
     def _block_weight(self) -> Tensor:
         wr, wi = self.weight_re, self.weight_im
         top = torch.cat([wr, -wi], dim=1)
@@ -157,16 +170,7 @@ class ComplexLinear(_PhaseToMagnitude):
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.weight_re = nn.Parameter(torch.empty(out_features, in_features))
-        self.weight_im = nn.Parameter(torch.empty(out_features, in_features))
-        _init_polar_(self.weight_re, self.weight_im, in_features)
-        if bias:
-            self.bias_re = nn.Parameter(torch.empty(out_features))
-            self.bias_im = nn.Parameter(torch.empty(out_features))
-            _init_polar_(self.bias_re, self.bias_im, in_features)
-        else:
-            self.register_parameter("bias_re", None)
-            self.register_parameter("bias_im", None)
+        self._make_parameters((out_features, in_features), in_features, bias)
 
     def _block(self, inp: Tensor, weight: Tensor) -> Tensor:
         return F.linear(inp, weight)
@@ -189,18 +193,8 @@ class ComplexConv2d(_PhaseToMagnitude):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.padding, self.stride = kernel_size, padding, stride
-        shape = (out_channels, in_channels, kernel_size, kernel_size)
-        self.weight_re = nn.Parameter(torch.empty(shape))
-        self.weight_im = nn.Parameter(torch.empty(shape))
-        fan_in = in_channels * kernel_size * kernel_size
-        _init_polar_(self.weight_re, self.weight_im, fan_in)
-        if bias:
-            self.bias_re = nn.Parameter(torch.empty(out_channels))
-            self.bias_im = nn.Parameter(torch.empty(out_channels))
-            _init_polar_(self.bias_re, self.bias_im, fan_in)
-        else:
-            self.register_parameter("bias_re", None)
-            self.register_parameter("bias_im", None)
+        self._make_parameters((out_channels, in_channels, kernel_size, kernel_size),
+                              in_channels * kernel_size * kernel_size, bias)
 
     def _block(self, inp: Tensor, weight: Tensor) -> Tensor:
         return F.conv2d(inp, weight, stride=self.stride, padding=self.padding)
