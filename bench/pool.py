@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 from torch import nn
@@ -19,7 +18,8 @@ from torch import nn
 from cvgr.device import set_determinism
 from cvgr.nn import build_model
 from cvgr.nn.pool import AvgPool2
-from cvgr.train import TrainSpec, make_optimizer, train_step
+from cvgr.train import TrainSpec
+from run import paired_rounds, train_step_fn  # bench/run.py: the same step and the same paired timing
 
 
 def _with_torch_pool(model: nn.Module) -> nn.Module:
@@ -41,11 +41,7 @@ def _job(field: str, beta: float, pool: str, kind: str):
             with torch.inference_mode():
                 model(xb)
         return infer
-    spec = TrainSpec(arch="small_cnn", field=field, beta=beta)
-    opt, _ = make_optimizer(model, spec)
-    params, gen = list(model.parameters()), torch.Generator().manual_seed(0)
-    x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
-    return lambda: train_step(model, opt, spec, x, y, gen, params)
+    return train_step_fn(model, TrainSpec(arch="small_cnn", field=field, beta=beta), 64, torch.device("cpu"))
 
 
 def main() -> None:
@@ -60,14 +56,7 @@ def main() -> None:
             jobs = [_job(field, beta, pool, kind) for pool in ("torch", "cvgr")]
             for job in jobs * 2:
                 job()
-            times = []
-            for _ in range(a.rounds):
-                row = []
-                for job in jobs:
-                    t = time.perf_counter()
-                    job()
-                    row.append(time.perf_counter() - t)
-                times.append(row)
+            times = paired_rounds(jobs, a.rounds)
             old, new = (statistics.median(r[i] for r in times) for i in (0, 1))
             gain = statistics.median(r[0] / r[1] for r in times)
             print(f"| {field} | {label} | {1e3 * old:.1f} | {1e3 * new:.1f} | {gain:.2f}x |", flush=True)

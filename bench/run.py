@@ -60,19 +60,25 @@ def _setup(a: argparse.Namespace):
     return dev, sync
 
 
+def train_step_fn(model, spec, batch: int, dev):
+    """A zero-argument function running one :func:`cvgr.train.train_step` of ``model`` on a fixed random batch."""
+    import torch
+    from cvgr.train import make_optimizer, train_step
+    opt, _ = make_optimizer(model, spec)
+    params = list(model.parameters())
+    x, y = torch.rand(batch, 1, 28, 28, device=dev), torch.randint(0, 10, (batch,), device=dev)
+    gen = torch.Generator().manual_seed(0)
+    return lambda: train_step(model, opt, spec, x, y, gen, params)
+
+
 def _trainer(a: argparse.Namespace, dev, field: str, beta: float, mode: str, adv_eps: float):
     """A zero-argument function running one training step of a fresh small CNN."""
     import torch
     from cvgr.nn import build_model
-    from cvgr.train import TrainSpec, make_optimizer, train_step
+    from cvgr.train import TrainSpec
     torch.manual_seed(0)
     spec = TrainSpec(arch="small_cnn", field=field, beta=beta, mode=mode, adv_eps=adv_eps, adv_steps=4)
-    model = build_model("small_cnn", field).to(dev)
-    opt, _ = make_optimizer(model, spec)
-    params = list(model.parameters())
-    x, y = torch.rand(a.batch, 1, 28, 28, device=dev), torch.randint(0, 10, (a.batch,), device=dev)
-    gen = torch.Generator().manual_seed(0)
-    return lambda: train_step(model, opt, spec, x, y, gen, params)
+    return train_step_fn(build_model("small_cnn", field).to(dev), spec, a.batch, dev)
 
 
 def _timed(fn, sync) -> float:
@@ -83,6 +89,11 @@ def _timed(fn, sync) -> float:
     return time.perf_counter() - t
 
 
+def paired_rounds(fns, rounds: int, sync=lambda: None) -> list[list[float]]:
+    """``rounds`` rounds of timing each of ``fns`` once, in order: ``times[round][i]`` in seconds."""
+    return [[_timed(fn, sync) for fn in fns] for _ in range(rounds)]
+
+
 def worker_time(a: argparse.Namespace) -> dict:
     """All CONFIGS round-robin in this process: median step times and median per-round ratios."""
     dev, sync = _setup(a)
@@ -90,7 +101,7 @@ def worker_time(a: argparse.Namespace) -> dict:
     for _ in range(a.warmup):
         for step in steps:
             step()
-    rounds = [[_timed(step, sync) for step in steps] for _ in range(a.steps)]
+    rounds = paired_rounds(steps, a.steps, sync)
     std_of = {field: i for i, (label, field, *_) in enumerate(CONFIGS) if label == "std"}
     out = []
     for i, (label, field, *_) in enumerate(CONFIGS):
@@ -148,9 +159,9 @@ def worker_nes(a: argparse.Namespace) -> dict:
     for run, _ in runs:
         run()
     inf_rates, nes_rates, ratios, bests = [], [], [], []
-    for _ in range(a.nes_rounds):
-        qps = queries / _timed(run_nes, sync)
-        rates = [rows / _timed(run, sync) for run, rows in runs]
+    for t_nes, *t_inf in paired_rounds([run_nes] + [run for run, _ in runs], a.nes_rounds, sync):
+        qps = queries / t_nes
+        rates = [rows / t for (_, rows), t in zip(runs, t_inf)]
         best = max(range(len(sizes)), key=rates.__getitem__)
         bests.append(sizes[best])
         inf_rates.append(rates[best])
