@@ -1,9 +1,5 @@
-"""What every step shares: device and threads, input loading, seeded generators, spec hashes."""
+"""What every step shares: device and threads, input loading, seeded generators."""
 from __future__ import annotations
-
-import hashlib
-import json
-from typing import Any
 
 import torch
 
@@ -16,11 +12,6 @@ def setup(device: str, threads: int) -> torch.device:
     """Fix threads and determinism (:func:`cvgr.device.set_determinism`); return the device to use."""
     set_determinism(threads)
     return select_device(device)
-
-
-def json_hash(obj: Any) -> str:
-    """sha256 of ``obj`` as canonical JSON."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def model_and_test(data: str, model: str, images: int | None, dev: torch.device):

@@ -1,6 +1,7 @@
 """Stage train: one model of the study, its weights and its per-epoch history."""
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from typing import Any
@@ -9,11 +10,11 @@ import numpy as np
 
 from .. import data as datamod
 from ..augment import AUGMENTATIONS
-from ..io import make_provenance, read_h5, sha256_file, write_h5
+from ..io import canonical_json, make_provenance, read_h5, sha256_file, write_h5
 from ..modelfile import save_model
 from ..naming import parse
 from ..train import TrainSpec, train as train_model
-from .common import json_hash, setup
+from .common import setup
 
 
 def train_spec(spec: dict[str, Any], num_classes: int = 10) -> TrainSpec:
@@ -45,7 +46,7 @@ def train(data: str, model_out: str, history_out: str, spec: dict[str, Any], *, 
     test_x, test_y = datamod.load_split(data, "test", limit=spec.get("eval_images"))
     classes = int(read_h5(data, keys=[]).attrs.get("classes", 10))
     ts = train_spec(spec, classes)
-    fingerprint = json_hash({"spec": spec, "data": sha256_file(data)})
+    fingerprint = hashlib.sha256(canonical_json({"spec": spec, "data": sha256_file(data)}).encode()).hexdigest()
     model, history = train_model(ts, train_x, train_y, test_x, test_y, checkpoint=checkpoint,
                                  fingerprint=fingerprint, device=dev, progress=progress,
                                  log=lambda m: print(m, file=sys.stderr))
