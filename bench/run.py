@@ -63,11 +63,12 @@ def _setup(a: argparse.Namespace):
 def train_step_fn(model, spec, batch: int, dev):
     """A zero-argument function running one :func:`cvgr.train.train_step` of ``model`` on a fixed random batch."""
     import torch
+    from cvgr.rand import generator
     from cvgr.train import make_optimizer, train_step
     opt, _ = make_optimizer(model, spec)
     params = list(model.parameters())
     x, y = torch.rand(batch, 1, 28, 28, device=dev), torch.randint(0, 10, (batch,), device=dev)
-    gen = torch.Generator().manual_seed(0)
+    gen = generator(0, 0, dev)
     return lambda: train_step(model, opt, spec, x, y, gen, params)
 
 
@@ -131,6 +132,7 @@ def worker_memory(a: argparse.Namespace) -> dict:
 def worker_nes(a: argparse.Namespace) -> dict:
     import torch
     from cvgr.attacks import nes
+    from cvgr.rand import generator
     from cvgr.nn import build_model
     dev, sync = _setup(a)
     torch.manual_seed(0)
@@ -150,10 +152,9 @@ def worker_nes(a: argparse.Namespace) -> dict:
 
     sizes = (256, 1024, 4096)
     runs = [infer(bs) for bs in sizes]
-    gen = torch.Generator()
 
     def run_nes():
-        nes(model, x, y, 0.16, steps=steps, samples=samples, generator=gen.manual_seed(0))
+        nes(model, x, y, 0.16, steps=steps, samples=samples, generator=generator(0, 0, dev))
 
     run_nes()  # warm-up
     for run, _ in runs:

@@ -25,8 +25,9 @@ The model's mode (eval) is the caller's business. Attacks differentiate with
 autograd function (the complex layers' ``paper`` mode) cannot tell which of
 its inputs' gradients a pass asks for, and would compute weight gradients
 nobody reads. No ``.grad`` is written into the parameters. Results are
-deterministic given ``generator`` (a ``torch.Generator`` on ``x``'s device;
-``None`` uses torch's global RNG).
+deterministic given ``generator``; noise is drawn on the generator's device
+and moved to ``x``'s (:func:`cvgr.rand.noise`), so a CPU generator gives the
+same noise whatever device ``x`` is on. ``None`` uses torch's global RNG.
 """
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ from typing import Callable, Iterator, Protocol
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .rand import noise
 
 #: The step size of PGD and NES is ``ALPHA_FACTOR * eps / steps`` unless given.
 ALPHA_FACTOR = 1.85
@@ -127,8 +130,7 @@ def pgd(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, steps: int = 10,
     x = x.detach()
     start = x
     if random_start:
-        noise = torch.empty_like(x).uniform_(-eps, eps, generator=generator)
-        start = torch.clamp(x + noise, min=0.0, max=1.0)
+        start = torch.clamp(x + noise("uniform", x.shape, x, generator, eps), min=0.0, max=1.0)
     return _sign_ascent(x, start, eps, steps, alpha, lambda xa: input_gradient(model, xa, y))
 
 
@@ -201,7 +203,7 @@ def nes_gradient(model: nn.Module, x: Tensor, y: Tensor, *, samples: int, sigma:
     for first_row in range(0, total, per):
         m = min(per, total - first_row)
         image = torch.arange(first_row, first_row + m, device=x.device) // samples
-        d = torch.randn(m, flat.shape[1], generator=generator, device=x.device, dtype=x.dtype)
+        d = noise("normal", (m, flat.shape[1]), flat, generator)
         base = flat.index_select(0, image)
         queries = torch.empty(2 * m, flat.shape[1], device=x.device, dtype=x.dtype)
         torch.add(base, d, alpha=sigma, out=queries[:m])

@@ -11,8 +11,10 @@ One epoch, for a shuffled pass over the training set in batches of B:
   checkpoint.
 
 Reproducibility: the weights are initialised from ``torch.manual_seed(seed)``
-and every random draw of epoch ``e`` (shuffle, augmentation, PGD start) comes
-from a generator seeded with ``(seed, e)``. Nothing depends on global RNG state
+and every random draw of epoch ``e`` comes from generators seeded with
+``(seed, e)`` (:mod:`cvgr.rand`): shuffle and augmentation from a CPU
+generator (the same batches on every device), PGD's random start from the
+same generator on the CPU and from one on the GPU there. Nothing depends on global RNG state
 carried between epochs, so a run resumed from the checkpoint of epoch ``e`` is
 bit-identical to one that never stopped. The checkpoint holds model,
 optimizer and schedule state, the history, and a fingerprint of the
@@ -37,6 +39,7 @@ from .augment import Augmentation, augment_batch
 from .errors import NumericalError
 from .io import load_checkpoint, save_checkpoint
 from .nn import Net, build_model
+from .rand import cpu_generator, generator
 from .regularize import backward_with_zeta, regularized_loss
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_penalty", "train_acc", "test_loss", "test_acc", "zeta", "lr")
@@ -66,11 +69,6 @@ class TrainSpec:
     num_classes: int = 10
 
 
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    """The CPU generator of all random draws in ``epoch`` (0-based) of a run seeded ``seed``."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-
-
 def make_optimizer(model: nn.Module, spec: TrainSpec) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.MultiStepLR]:
     """SGD(lr, momentum, weight decay) with lr x gamma at each milestone epoch."""
     opt = torch.optim.SGD(model.parameters(), lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay)
@@ -94,8 +92,11 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000) -> 
 
 
 def train_step(model: Net, opt: torch.optim.Optimizer, spec: TrainSpec, xb: Tensor, yb: Tensor,
-               gen: torch.Generator, params: list[Tensor]) -> Tensor:
-    """One SGD step on a batch; returns [L, R, batch accuracy (fraction), zeta] as a float64 tensor."""
+               gen: torch.Generator | None, params: list[Tensor]) -> Tensor:
+    """One SGD step on a batch; returns [L, R, batch accuracy (fraction), zeta] as a float64 tensor.
+
+    ``gen`` draws the PGD random start of adversarial training (see :mod:`cvgr.rand`).
+    """
     if spec.adv_eps > 0:
         model.eval()
         xb = pgd(model, xb, yb, spec.adv_eps, steps=spec.adv_steps, random_start=spec.adv_random_start,
@@ -113,7 +114,8 @@ def _train_epoch(model: Net, opt: torch.optim.Optimizer, spec: TrainSpec, x: Ten
                  epoch: int, progress: bool) -> dict[str, float]:
     """One pass over (x, y); returns the epoch means of loss, penalty, accuracy and zeta."""
     device = next(model.parameters()).device
-    gen = epoch_generator(spec.seed, epoch)
+    gen = cpu_generator(spec.seed, epoch)  # shuffle and augmentation: the same on every device
+    noise_gen = gen if device.type == "cpu" else generator(spec.seed, epoch, device)  # PGD random start
     perm = torch.randperm(len(x), generator=gen)
     params = [p for p in model.parameters() if p.requires_grad]
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, penalty, correct, zeta
@@ -123,7 +125,7 @@ def _train_epoch(model: Net, opt: torch.optim.Optimizer, spec: TrainSpec, x: Ten
     for b in bar:
         idx = perm[b * spec.batch_size:(b + 1) * spec.batch_size]
         xb = augment_batch(x[idx], spec.augmentation, gen).to(device)
-        sums += train_step(model, opt, spec, xb, y[idx].to(device), gen, params)
+        sums += train_step(model, opt, spec, xb, y[idx].to(device), noise_gen, params)
     means = (sums / n_batches).tolist()
     return dict(zip(("train_loss", "train_penalty", "train_acc", "zeta"), means)) | {
         "train_acc": 100.0 * means[2]}

@@ -1,4 +1,4 @@
-"""What every step shares: device and threads, input loading, seeded generators."""
+"""What every step shares: device and threads, input loading."""
 from __future__ import annotations
 
 import torch
@@ -20,8 +20,3 @@ def model_and_test(data: str, model: str, images: int | None, dev: torch.device)
     x, y = datamod.load_split(data, "test", limit=images)
     check_fits(net, tuple(x.shape[1:]), model, data)
     return net, meta, x.to(dev), y.to(dev)
-
-
-def generator(seed: int, *salt: int) -> torch.Generator:
-    """A CPU generator seeded from ``seed`` and integer ``salt`` (e.g. the index of an epsilon)."""
-    return torch.Generator().manual_seed(int(seed) * 1_000_003 + sum((i + 1) * 7919 * s for i, s in enumerate(salt)))

@@ -8,7 +8,8 @@ import numpy as np
 from ..attacks import QueryCounter, nes as nes_attack
 from ..evaluate import attack_batched, predict
 from ..io import make_provenance, write_h5
-from .common import generator, model_and_test, setup
+from ..rand import generator
+from .common import model_and_test, setup
 
 
 def nes(data: str, model: str, out: str, spec: dict[str, Any], *, device: str = "auto", threads: int = 1) -> None:
@@ -19,7 +20,7 @@ def nes(data: str, model: str, out: str, spec: dict[str, Any], *, device: str = 
     counter = QueryCounter(net)
     x_adv = attack_batched(nes_attack, counter, x, y, float(spec["eps"]), steps=int(spec["steps"]),
                            samples=int(spec["samples"]), sigma=float(spec.get("sigma", 0.001)),
-                           chunk=spec.get("chunk"), generator=generator(spec.get("seed", 0)))
+                           chunk=spec.get("chunk"), generator=generator(spec.get("seed", 0), 0, dev))
     queries = counter.queries
     correct = (predict(net, x_adv) == y).cpu().numpy()
     n = len(correct)

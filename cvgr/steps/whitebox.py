@@ -8,7 +8,8 @@ import numpy as np
 from ..attacks import get_attack
 from ..evaluate import attack_batched, predict
 from ..io import make_provenance, write_h5
-from .common import generator, model_and_test, setup
+from ..rand import generator
+from .common import model_and_test, setup
 
 
 def whitebox(data: str, model: str, out: str, spec: dict[str, Any], *, device: str = "auto",
@@ -22,7 +23,7 @@ def whitebox(data: str, model: str, out: str, spec: dict[str, Any], *, device: s
     accs = []
     for i, eps in enumerate(spec["eps"]):
         xe = x if eps == 0 else attack_batched(attack, net, x, y, float(eps),
-                                               generator=generator(spec.get("seed", 0), i), **kwargs)
+                                               generator=generator(spec.get("seed", 0), i, dev), **kwargs)
         accs.append(100.0 * float((predict(net, xe) == y).double().mean()))
     steps = 1 if spec["attack"] == "fgsm" else int(spec["attack"][3:])
     write_h5(out, {"eps": np.asarray(spec["eps"], dtype=np.float64), "accuracy": np.asarray(accs, dtype=np.float64)},
