@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import re
 from typing import Callable, Iterator, Protocol
 
 import torch
@@ -41,10 +40,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .rand import noise
+from .vocab import AttackId
 
 #: The step size of PGD and NES is ``ALPHA_FACTOR * eps / steps`` unless given.
 ALPHA_FACTOR = 1.85
-ATTACK_FORMS = ("fgsm", "pgd<k> (k >= 1 steps, e.g. pgd10)", "nes")
 #: Rows per NES forward pass by default. On the CPU, small passes keep the 28x28
 #: nets' activations below glibc's largest mmap threshold (32 MiB), so memory is
 #: reused instead of being page-faulted in afresh on every pass: with one thread,
@@ -246,14 +245,10 @@ class QueryCounter(nn.Module):
         return self.model(x)
 
 
-_ATTACKS: dict[str, Attack] = {"fgsm": fgsm, "nes": nes}
-
-
-def get_attack(name: str) -> Attack:
-    """``'fgsm'`` -> :func:`fgsm`, ``'pgd<k>'`` -> :func:`pgd` with ``steps=k``, ``'nes'`` -> :func:`nes`."""
-    if name in _ATTACKS:
-        return _ATTACKS[name]
-    match = re.fullmatch(r"pgd([1-9][0-9]*)", name)
-    if match:
-        return functools.partial(pgd, steps=int(match.group(1)))
-    raise ValueError(f"unknown attack {name!r}; allowed forms: {', '.join(ATTACK_FORMS)}")
+def attack_function(attack: AttackId, *, random_start: bool = False) -> Attack:
+    """The function of the attack ``attack`` names (``random_start`` applies to PGD)."""
+    if attack.kind == "fgsm":
+        return fgsm
+    if attack.kind == "pgd":
+        return functools.partial(pgd, steps=attack.steps, random_start=random_start)
+    raise ValueError(f"attack {attack} is not implemented in cvgr.attacks")

@@ -4,80 +4,127 @@
     cvgr train --data results/data/fmnist.h5 --field complex --beta 64 --epochs 2 --out complex-gr64-s0.pt
     cvgr attack --data results/data/fmnist.h5 --model complex-gr64-s0.pt --attack fgsm --eps 0.16 --out adv.h5
     cvgr transfer --adv adv.h5 --model real-std-s1.pt --out cell.h5
-    cvgr whitebox --data ... --model ... --attack pgd10 --eps-max 0.3 --eps-points 16 --out wb.h5
-    cvgr nes --data ... --model ... --eps 0.16 --steps 8 --samples 250 --images 100 --out nes.h5
+    cvgr whitebox --data ... --model ... --attack pgd10 --eps 0 0.1 0.2 0.3 --out wb.h5
+    cvgr nes --data ... --model ... --eps 0.16 --steps 8 --queries 4000 --images 100 --out nes.h5
     cvgr show FILE          # what a result file holds
     cvgr provenance FILE    # the chain of inputs back to the raw dataset files
 
-Problems with input (a missing or corrupt file, bad values) print one line
-starting with ``cvgr error:`` and exit with status 1.
+Every option that is also a config key takes its default and its checks from
+the same spec (cvgr.specs). Bad input prints one line starting with
+``cvgr error:`` naming the option, and exits non-zero without writing a file.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import sys
+import typing
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterator, NoReturn, Sequence
 
-import numpy as np
-
-from . import __version__, steps
+from . import __version__
 from .errors import CvgrError
-from .naming import model_id
+from .settings import REQUIRED, Rule, SpecError, check_value, fields_of, rule_of, unwrap_optional
+from .specs import (AdversarialSection, AttackSpec, DatasetSection, NesSpec, PgdTraining, Runtime, Training,
+                    TrainSpec, WhiteboxSpec)
+from .vocab import ARCHITECTURES, DATASETS, FIELDS, AttackId, ModelId
 
 
-def _runtime(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to compute (default auto)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (fixed for reproducibility; default 1)")
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one ``cvgr error:`` line."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"cvgr error: {message}", file=sys.stderr)
+        raise SystemExit(2)
 
 
-def _eval_args(p: argparse.ArgumentParser, attack: bool = True) -> None:
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _field(spec: type, name: str) -> tuple[dataclasses.Field, Any]:
+    return next((f, tp) for f, tp in fields_of(spec) if f.name == name)
+
+
+def _option(p: argparse.ArgumentParser, spec: type, name: str, flag: str | None = None, **extra: Any) -> None:
+    """An option for ``spec.name``: help, default and choices from the spec; checked when the spec is built."""
+    f, tp = _field(spec, name)
+    rule, flag = rule_of(f), flag or _flag(name)
+    inner = unwrap_optional(tp)[0]
+    kwargs: dict[str, Any] = {"help": rule.doc, "dest": extra.pop("dest", name)}
+    if f.default is not REQUIRED:
+        kwargs["default"] = f.default
+    if inner is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+    else:
+        item = typing.get_args(inner)[0] if typing.get_origin(inner) is tuple else inner
+        kwargs["type"] = item if item in (int, float) else str
+        if typing.get_origin(inner) is tuple:
+            kwargs["nargs"] = "*"
+        if rule.choices is not None and item is str:
+            kwargs["choices"] = rule.choices
+    if f.default is REQUIRED and "default" not in extra:
+        kwargs["required"] = True
+    kwargs.update(extra)
+    p.add_argument(flag, **kwargs)
+
+
+@contextlib.contextmanager
+def _flags(**names: str) -> Iterator[None]:
+    """Report a spec error by its command-line flag (``field=flag``; fields not named become ``--field``)."""
+    try:
+        yield
+    except SpecError as err:
+        if err.key.startswith("--"):
+            raise
+        head = err.key.split("[")[0].split(".")[-1]
+        raise err.renamed(names.get(head, _flag(head)) + err.key[len(err.key.split("[")[0]):]) from None
+
+
+def _runtime(p: argparse.ArgumentParser, graphs: bool = False) -> None:
+    for name in ("device", "threads") + (("cuda_graphs",) if graphs else ()):
+        _option(p, Runtime, name)
+
+
+def _eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="dataset HDF5 from `cvgr prepare`")
     p.add_argument("--model", required=True, help="model .pt from `cvgr train`")
-    p.add_argument("--images", type=int, default=1000, help="use the first N test images (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="seed for random starts / NES directions")
+    p.add_argument("--seed", type=int, default=0, help="seed of the attack's randomness (random start, directions)")
     p.add_argument("--out", required=True, help="output HDF5")
-    if attack:
-        p.add_argument("--attack", default="fgsm", help="fgsm or pgd<k>, e.g. pgd10 (default fgsm)")
-    _runtime(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="cvgr", description=__doc__.replace("``", ""),
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = _Parser(prog="cvgr", description=__doc__.replace("``", ""),
+                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--version", action="version", version=f"cvgr {__version__}")
-    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("prepare", help="raw dataset -> HDF5 (uint8 images, labels, raw-file sha256s)")
-    p.add_argument("dataset", choices=["mnist", "fmnist", "svhn", "cifar10"])
+    p.add_argument("dataset", choices=DATASETS)
     p.add_argument("--out", required=True, help="output HDF5, e.g. results/data/fmnist.h5")
-    p.add_argument("--data-dir", help="folder with torchvision's raw files (else $CVGR_DATA, Debian's, download)")
+    _option(p, DatasetSection, "raw_dir", default=None)
     p.add_argument("--no-download", action="store_true", help="never try to download")
 
     p = sub.add_parser("train", help="train one real or complex net (std, G.R. or adversarial)")
     p.add_argument("--data", required=True, help="dataset HDF5 from `cvgr prepare`")
-    p.add_argument("--arch", default="small_cnn", choices=["small_cnn", "mlp", "cifar_cnn"])
-    p.add_argument("--field", default="complex", choices=["real", "complex"])
-    p.add_argument("--beta", type=float, default=0.0, help="G.R. strength (0 = no G.R.)")
-    p.add_argument("--mode", default="paper", choices=["paper", "exact"], help="double-backprop mode")
-    p.add_argument("--adv-eps", type=float, default=0.0, help="PGD adversarial training epsilon (0 = off)")
-    p.add_argument("--adv-steps", type=int, default=4, help="PGD steps of adversarial training")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=0.005)
-    p.add_argument("--milestones", type=int, nargs="*", default=[20], help="epochs where lr is multiplied by gamma")
-    p.add_argument("--gamma", type=float, default=0.2)
-    p.add_argument("--no-augment", action="store_true", help="turn off the dataset's augmentation")
-    p.add_argument("--train-size", type=int, help="use the first N training images (default all)")
-    p.add_argument("--eval-images", type=int, default=10000, help="test images for per-epoch metrics")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="model file (.pt); the history goes next to it as .h5")
     p.add_argument("--checkpoint", help="per-epoch checkpoint to resume from (default OUT.ckpt)")
-    _runtime(p)
+    p.add_argument("--field", default="complex", choices=FIELDS, help="real- or complex-valued net")
+    p.add_argument("--arch", default="small_cnn", choices=ARCHITECTURES, help="the architecture")
+    p.add_argument("--beta", type=float, default=0.0, help="G.R. strength (0 = no G.R.)")
+    p.add_argument("--adv-eps", type=float, default=0.0, help="PGD adversarial training epsilon (0 = off)")
+    _option(p, PgdTraining, "steps", "--adv-steps", dest="adv_steps")
+    _option(p, PgdTraining, "random_start", "--adv-random-start", dest="adv_random_start")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights and of every training draw")
+    for f, _ in fields_of(Training):
+        _option(p, Training, f.name)
+    _runtime(p, graphs=True)
 
     p = sub.add_parser("attack", help="craft adversarial examples (FGSM / PGD) on a model")
     _eval_args(p)
-    p.add_argument("--eps", type=float, required=True, help="L-inf budget, pixels in [0, 1]")
+    for name in ("attack", "eps", "images"):
+        _option(p, AttackSpec, name)
 
     p = sub.add_parser("transfer", help="accuracy of a target model on examples crafted on a source")
     p.add_argument("--adv", required=True, help="adversarial set from `cvgr attack`")
@@ -85,86 +132,112 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     _runtime(p)
 
-    p = sub.add_parser("whitebox", help="accuracy under FGSM / PGD over an epsilon grid")
+    p = sub.add_parser("whitebox", help="accuracy under FGSM / PGD at each eps of a grid")
     _eval_args(p)
-    p.add_argument("--eps-max", type=float, default=0.30)
-    p.add_argument("--eps-points", type=int, default=16, help="grid 0..eps-max with this many points")
-    p.add_argument("--random-start", action="store_true", help="PGD random start")
+    for f, _ in fields_of(WhiteboxSpec):
+        _option(p, WhiteboxSpec, f.name)
 
     p = sub.add_parser("nes", help="NES query-based attack (PGD on estimated gradients)")
-    _eval_args(p, attack=False)
-    p.add_argument("--eps", type=float, default=0.16)
-    p.add_argument("--steps", type=int, default=8)
-    p.add_argument("--samples", type=int, default=250, help="n directions per step: 2n queries per step")
-    p.add_argument("--sigma", type=float, default=0.001)
-    p.add_argument("--chunk", type=int, help="rows per forward pass (default: 256 on CPU, 8192 on CUDA)")
+    _eval_args(p)
+    for f, _ in fields_of(NesSpec):
+        _option(p, NesSpec, f.name)
 
-    p = sub.add_parser("show", help="print what a cvgr HDF5 or model file holds")
-    p.add_argument("file")
-    p = sub.add_parser("provenance", help="print a result's chain of inputs back to the raw dataset files")
-    p.add_argument("file")
+    for name, text in (("show", "print what a cvgr HDF5 or model file holds"),
+                       ("provenance", "print a result's chain of inputs back to the raw dataset files")):
+        sub.add_parser(name, help=text).add_argument("file")
+    for name in ("attack", "whitebox", "nes"):
+        _runtime(sub.choices[name])
     return ap
 
 
-def _train(a: argparse.Namespace) -> None:
+_SEED = Rule(lo=0)
+
+
+def _values(a: argparse.Namespace, spec: type) -> dict[str, Any]:
+    return {f.name: getattr(a, f.name) for f, _ in fields_of(spec) if hasattr(a, f.name)}
+
+
+def _model(a: argparse.Namespace) -> ModelId:
+    """The model ``--field --beta --adv-eps --seed`` name, each checked like its config key."""
+    beta_rule = rule_of(_field(DatasetSection, "betas")[0])
+    adv_rule = dataclasses.replace(rule_of(_field(AdversarialSection, "eps")[0]), lo_open=False)
+    beta = check_value(a.beta, float, beta_rule, "--beta")
+    adv_eps = check_value(a.adv_eps, float, adv_rule, "--adv-eps")
+    seed = check_value(a.seed, int, _SEED, "--seed")
+    if beta and adv_eps:
+        raise SpecError("--adv-eps", "a model is trained with G.R. (--beta) or adversarially, not both",
+                        "--beta 0 or --adv-eps 0")
+    return ModelId.of(a.field, beta=beta, adv_eps=adv_eps, seed=seed)
+
+
+def _train(a: argparse.Namespace, runtime: Runtime) -> None:
+    from . import steps
     from .io import read_h5
-    dataset = read_h5(a.data, keys=[]).attrs.get("dataset", "custom")
-    name = str(model_id(a.field, a.beta, a.seed, a.adv_eps))
-    spec = {"dataset": dataset, "model": name, "arch": a.arch, "field": a.field, "beta": a.beta, "mode": a.mode,
-            "adv_eps": a.adv_eps, "adv_steps": a.adv_steps, "adv_random_start": True, "epochs": a.epochs,
-            "batch_size": a.batch_size, "lr": a.lr, "momentum": 0.875, "weight_decay": 1e-4,
-            "milestones": a.milestones, "gamma": a.gamma, "augment": not a.no_augment,
-            "train_size": a.train_size, "eval_images": a.eval_images, "seed": a.seed}
+    model = _model(a)
+    with _flags(steps="--adv-steps", random_start="--adv-random-start"):
+        pgd = PgdTraining(steps=a.adv_steps, random_start=a.adv_random_start) if model.defense == "adv" else None
+    with _flags():
+        spec = TrainSpec(**_values(a, Training), dataset="custom", model=model, arch=a.arch, pgd=pgd)
+    dataset = str(read_h5(a.data, keys=[]).attrs.get("dataset", "custom"))
+    spec = spec.replace(dataset=dataset)
     out = Path(a.out)
-    steps.train(a.data, str(out), str(out.with_suffix(".h5")), spec,
-                checkpoint=a.checkpoint or str(out.with_suffix(".ckpt")), device=a.device, threads=a.threads)
-    print(f"wrote {out} and {out.with_suffix('.h5')} ({name})")
+    steps.train(a.data, str(out), str(out.with_suffix(".h5")), spec, runtime=runtime,
+                checkpoint=a.checkpoint or str(out.with_suffix(".ckpt")))
+    print(f"wrote {out} and {out.with_suffix('.h5')} ({model})")
 
 
 def _show(path: str) -> None:
-    from .io import read_h5
     if path.endswith(".pt"):
         from .modelfile import load_model
-        net, meta = load_model(path)
-        print(f"{path}: {meta['field']} {meta['arch']} model {meta['model']} for {meta['dataset']}, "
-              f"input {tuple(meta['in_shape'])}, {sum(p.numel() for p in net.parameters())} parameters")
+        net, info = load_model(path)
+        print(f"{path}: {net.field} {info.arch} model {info.model} for {info.dataset}, input {info.in_shape}, "
+              f"{sum(p.numel() for p in net.parameters())} parameters")
         return
-    h = read_h5(path)
-    print(path)
-    for k, v in sorted(h.attrs.items()):
-        if k != "provenance":
-            print(f"  {k}: {v}")
-    for k, v in sorted(h.arrays.items()):
+    from .records import read_any
+    record = read_any(path)
+    print(f"{path}: {record.KIND}")
+    attrs, arrays = record.summary()
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        if hasattr(value, "shape"):
+            arrays[f.name] = value
+        elif isinstance(value, dict):
+            arrays.update({f"{f.name}/{k}": v for k, v in value.items()})
+        else:
+            attrs[f.name] = value
+    for k, v in attrs.items():
+        print(f"  {k}: {v.to_dict() if hasattr(v, 'to_dict') else v}")
+    for k, v in sorted(arrays.items()):
         summary = f"  [{', '.join(f'{x:.4g}' for x in v[:16])}]" if v.ndim == 1 and v.size <= 16 else ""
         print(f"  {k}: {v.dtype} {tuple(v.shape)}{summary}")
 
 
 def run(argv: Sequence[str] | None = None) -> None:
     a = build_parser().parse_args(argv)
-    rt = {"device": getattr(a, "device", "auto"), "threads": getattr(a, "threads", 1)}
+    if a.command in ("show", "provenance"):
+        if a.command == "show":
+            _show(a.file)
+        else:
+            from .io import provenance_chain
+            print(provenance_chain(a.file))
+        return
+    from . import steps
+    with _flags():
+        runtime = Runtime(**_values(a, Runtime))
     if a.command == "prepare":
-        steps.prepare(a.dataset, a.out, raw_dir=a.data_dir, download=not a.no_download)
+        steps.prepare(a.dataset, a.out, raw_dir=a.raw_dir, download=not a.no_download)
     elif a.command == "train":
-        _train(a)
-    elif a.command == "attack":
-        steps.craft(a.data, a.model, a.out, {"attack": a.attack, "eps": a.eps, "images": a.images, "seed": a.seed},
-                    **rt)
+        return _train(a, runtime)
     elif a.command == "transfer":
-        steps.transfer(a.adv, a.model, a.out, **rt)
-    elif a.command == "whitebox":
-        grid = [round(float(e), 10) for e in np.linspace(0.0, a.eps_max, a.eps_points)]
-        steps.whitebox(a.data, a.model, a.out, {"attack": a.attack, "eps": grid, "images": a.images,
-                                                "random_start": a.random_start, "seed": a.seed}, **rt)
-    elif a.command == "nes":
-        steps.nes(a.data, a.model, a.out, {"eps": a.eps, "steps": a.steps, "samples": a.samples, "sigma": a.sigma,
-                                           "images": a.images, "chunk": a.chunk, "seed": a.seed}, **rt)
-    elif a.command == "show":
-        _show(a.file)
-    elif a.command == "provenance":
-        from .io import provenance_chain
-        print(provenance_chain(a.file))
-    if a.command in ("prepare", "attack", "transfer", "whitebox", "nes"):
-        print(f"wrote {a.out}")
+        steps.transfer(a.adv, a.model, a.out, runtime=runtime)
+    else:
+        spec_type = {"attack": AttackSpec, "whitebox": WhiteboxSpec, "nes": NesSpec}[a.command]
+        with _flags():
+            spec = spec_type(**_values(a, spec_type))
+            seed = check_value(a.seed, int, _SEED, "--seed")
+        step = {"attack": steps.craft, "whitebox": steps.whitebox, "nes": steps.nes}[a.command]
+        step(a.data, a.model, a.out, spec, seed=seed, runtime=runtime)
+    print(f"wrote {a.out}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Batched prediction, accuracy and attacks over a whole image set.
+"""Batched prediction, per-image correctness, test metrics and attacks over a whole image set.
 
 Batches are moved to the model's device (the device of its first parameter
 or buffer; left where they are for a model without any) and results come back
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Iterator
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .attacks import Attack
@@ -41,13 +42,25 @@ def predict(model: nn.Module, x: Tensor, *, batch_size: int = 500) -> Tensor:
     return torch.cat(out) if out else torch.empty(0, dtype=torch.int64, device=x.device)
 
 
-def accuracy(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 500) -> float:
-    """``100 * mean(predict(x) == y)``: percent of correctly classified images, 0..100."""
+def correct(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 500) -> Tensor:
+    """``predict(x) == y`` per image, as uint8 (N,) on ``x``'s device: 1 where the model is right."""
     _check_pair(x, y)
-    if x.shape[0] == 0:
-        raise ValueError("accuracy of an empty image set is undefined")
-    correct = (predict(model, x, batch_size=batch_size) == y.to(x.device)).sum().item()
-    return 100.0 * correct / x.shape[0]
+    return (predict(model, x, batch_size=batch_size) == y.to(x.device)).to(torch.uint8)
+
+
+@torch.no_grad()
+def loss_and_accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy in %) of ``model`` on (x, y), in eval mode."""
+    model.eval()
+    device = next(model.parameters()).device
+    loss_sum, right = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
+        logits = model(xb)
+        loss_sum += float(F.cross_entropy(logits, yb, reduction="sum"))
+        right += int((logits.argmax(1) == yb).sum())
+    n = max(len(x), 1)
+    return loss_sum / n, 100.0 * right / n
 
 
 def attack_batched(attack: Attack, model: nn.Module, x: Tensor, y: Tensor, eps: float, *,

@@ -16,7 +16,7 @@ HDF5 layout written by :func:`write_h5`
 
 Provenance (:func:`make_provenance`) records what produced a file and from
 what: the package version, the stage and a hash of the stage's source files
-(:func:`code_hash`), the config slice and its hash, the seed, the device, the
+(:func:`cvgr.stages.code_hash`), the config slice and its hash, the seed, the device, the
 SLURM job id, and for each input file its path, sha256 and (for cvgr ``.h5``
 / ``.pt`` files) the input's own provenance, so the record nests back to the
 raw dataset files. It holds no timestamps.
@@ -37,28 +37,9 @@ import h5py
 import numpy as np
 
 from .errors import CorruptFileError, CvgrError
+from .stages import code_hash
 
 PathLike = str | os.PathLike
-
-#: The package directory whose files :func:`code_hash` reads.
-PACKAGE_DIR = Path(__file__).resolve().parent
-
-_NETS = ["nn/complex.py", "nn/pool.py", "nn/architectures.py", "modelfile.py"]
-_LOAD = ["data.py", "device.py", "io.py", "steps/common.py"]  # what every model-reading step uses
-_ATTACK = _NETS + _LOAD + ["attacks.py", "evaluate.py"]
-
-#: stage -> cvgr source files (relative to the package dir) whose code defines the stage.
-#: Each stage names its own step module (``steps/<stage>.py``), not the others'.
-STAGE_MODULES: dict[str, list[str]] = {
-    "prepare": ["data.py", "io.py", "steps/prepare.py"],
-    "train": _NETS + _LOAD + ["regularize.py", "train.py", "augment.py", "attacks.py", "naming.py",
-                              "steps/train.py"],
-    "craft": _ATTACK + ["steps/craft.py"],
-    "transfer": _NETS + _LOAD + ["evaluate.py", "steps/transfer.py"],
-    "whitebox": _ATTACK + ["steps/whitebox.py"],
-    "nes": _ATTACK + ["steps/nes.py"],
-    "tables": ["tables.py", "plots.py", "io.py", "naming.py"],
-}
 
 _JSON_ATTRS = "_json_attrs"
 _PROVENANCE = "provenance"
@@ -73,24 +54,6 @@ def sha256_file(path: PathLike, chunk_size: int = 1 << 20) -> str:
     with open(path, "rb") as fh:
         while chunk := fh.read(chunk_size):
             digest.update(chunk)
-    return digest.hexdigest()
-
-
-def code_hash(stage: str) -> str:
-    """sha256 over the source files of ``stage`` (see :data:`STAGE_MODULES`).
-
-    The digest is taken over the lines ``"{relpath}\\t{sha256 of its bytes}\\n"``
-    for the stage's files in sorted order; a file that does not exist
-    contributes ``"{relpath}\\tabsent\\n"``. Editing any of those files changes
-    the hash, which (as a Snakemake param) reruns the stage.
-    """
-    if stage not in STAGE_MODULES:
-        raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGE_MODULES)}")
-    digest = hashlib.sha256()
-    for rel in sorted(STAGE_MODULES[stage]):
-        file = PACKAGE_DIR / rel
-        content = sha256_file(file) if file.is_file() else "absent"
-        digest.update(f"{rel}\t{content}\n".encode())
     return digest.hexdigest()
 
 

@@ -8,6 +8,7 @@ work is done.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,26 +17,44 @@ import torch
 from .errors import CorruptFileError, ShapeMismatchError
 from .io import load_checkpoint, save_checkpoint
 from .nn import Net, build_model
+from .vocab import ModelId
 
-_KEYS = ("arch", "field", "in_shape", "num_classes", "state_dict")
+_KEYS = ("arch", "field", "in_shape", "num_classes", "dataset", "model", "state_dict")
 
 
-def save_model(path: str | Path, model: Net, *, dataset: str, name: str, provenance: dict[str, Any]) -> None:
-    """Write ``model`` atomically with what is needed to rebuild it."""
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model file says about its net besides the weights."""
+
+    path: str
+    dataset: str
+    model: ModelId
+    arch: str
+    in_shape: tuple[int, ...]
+    num_classes: int
+    provenance: dict[str, Any]
+
+
+def save_model(path: str | Path, net: Net, *, dataset: str, model: ModelId, provenance: dict[str, Any]) -> None:
+    """Write ``net`` atomically with what is needed to rebuild it."""
     save_checkpoint(path, {
-        "arch": model.arch, "field": model.field, "in_shape": list(model.in_shape),
-        "num_classes": int(model.body[-1].out_features), "dataset": dataset, "model": name,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "arch": net.arch, "field": net.field, "in_shape": list(net.in_shape),
+        "num_classes": int(net.body[-1].out_features), "dataset": dataset, "model": model.name,
+        "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
         "provenance": provenance,
     })
 
 
-def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Net, dict[str, Any]]:
-    """Rebuild the net stored at ``path`` (eval mode) and return it with the file's other keys."""
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Net, ModelInfo]:
+    """Rebuild the net stored at ``path`` (eval mode on ``device``) and return it with its :class:`ModelInfo`."""
     state = load_checkpoint(path)
     missing = [k for k in _KEYS if k not in state]
     if missing:
         raise CorruptFileError(str(path), f"not a cvgr model file (missing {', '.join(missing)})")
+    try:
+        model = ModelId.parse(str(state["model"]))
+    except ValueError as err:
+        raise CorruptFileError(str(path), str(err)) from None
     net = build_model(state["arch"], state["field"], tuple(state["in_shape"]), int(state["num_classes"]))
     try:
         net.load_state_dict(state["state_dict"])
@@ -45,8 +64,9 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Ne
             f"{path}: weights do not fit a {state['field']} {state['arch']} ({first}); "
             "the file was written for another architecture: delete it and rerun"
         ) from None
-    meta = {k: v for k, v in state.items() if k != "state_dict"}
-    return net.to(device).eval(), meta
+    info = ModelInfo(str(path), str(state["dataset"]), model, str(state["arch"]), tuple(state["in_shape"]),
+                     int(state["num_classes"]), dict(state.get("provenance") or {}))
+    return net.to(device).eval(), info
 
 
 def check_fits(model: Net, image_shape: tuple[int, ...], model_path: str | Path, data_path: str | Path) -> None:

@@ -25,48 +25,24 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
 from .attacks import pgd
-from .augment import Augmentation, augment_batch
+from .augment import AUGMENTATIONS, augment_batch
 from .errors import NumericalError
+from .evaluate import loss_and_accuracy
 from .io import load_checkpoint, save_checkpoint
 from .nn import Net, build_model
 from .rand import cpu_generator, generator
+from .records import HISTORY_KEYS
 from .regularize import backward_with_zeta, regularized_loss
+from .specs import TrainSpec
 
-HISTORY_KEYS = ("epoch", "train_loss", "train_penalty", "train_acc", "test_loss", "test_acc", "zeta", "lr")
-
-
-@dataclass
-class TrainSpec:
-    """Everything that determines a trained model (besides the data)."""
-
-    arch: str
-    field: str
-    beta: float = 0.0
-    mode: str = "paper"
-    adv_eps: float = 0.0
-    adv_steps: int = 4
-    adv_random_start: bool = True
-    epochs: int = 30
-    batch_size: int = 64
-    lr: float = 0.005
-    momentum: float = 0.875
-    weight_decay: float = 1e-4
-    milestones: tuple[int, ...] = (20,)
-    gamma: float = 0.2
-    augmentation: Augmentation | None = None
-    seed: int = 0
-    name: str = "model"
-    num_classes: int = 10
 
 
 def make_optimizer(model: nn.Module, spec: TrainSpec) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.MultiStepLR]:
@@ -74,21 +50,6 @@ def make_optimizer(model: nn.Module, spec: TrainSpec) -> tuple[torch.optim.SGD, 
     opt = torch.optim.SGD(model.parameters(), lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(spec.milestones), gamma=spec.gamma)
     return opt, sched
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy in %) of ``model`` on (x, y), in eval mode."""
-    model.eval()
-    device = next(model.parameters()).device
-    loss_sum, correct = 0.0, 0
-    for i in range(0, len(x), batch_size):
-        xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
-        logits = model(xb)
-        loss_sum += float(F.cross_entropy(logits, yb, reduction="sum"))
-        correct += int((logits.argmax(1) == yb).sum())
-    n = max(len(x), 1)
-    return loss_sum / n, 100.0 * correct / n
 
 
 def train_step(model: Net, opt: torch.optim.Optimizer, spec: TrainSpec, xb: Tensor, yb: Tensor,
@@ -99,7 +60,7 @@ def train_step(model: Net, opt: torch.optim.Optimizer, spec: TrainSpec, xb: Tens
     """
     if spec.adv_eps > 0:
         model.eval()
-        xb = pgd(model, xb, yb, spec.adv_eps, steps=spec.adv_steps, random_start=spec.adv_random_start,
+        xb = pgd(model, xb, yb, spec.adv_eps, steps=spec.pgd.steps, random_start=spec.pgd.random_start,
                  generator=gen)
     model.train()
     obj = regularized_loss(model, xb, yb, spec.beta, spec.mode, params=params)
@@ -118,13 +79,14 @@ def _train_epoch(model: Net, opt: torch.optim.Optimizer, spec: TrainSpec, x: Ten
     noise_gen = gen if device.type == "cpu" else generator(spec.seed, epoch, device)  # PGD random start
     perm = torch.randperm(len(x), generator=gen)
     params = [p for p in model.parameters() if p.requires_grad]
+    augmentation = AUGMENTATIONS.get(spec.dataset) if spec.augment else None
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, penalty, correct, zeta
     n_batches = math.ceil(len(x) / spec.batch_size)
     bar = tqdm(range(n_batches), desc=f"{spec.name} epoch {epoch + 1}/{spec.epochs}", file=sys.stderr,
                disable=not progress, mininterval=1.0 if sys.stderr.isatty() else 30.0, leave=False)
     for b in bar:
         idx = perm[b * spec.batch_size:(b + 1) * spec.batch_size]
-        xb = augment_batch(x[idx], spec.augmentation, gen).to(device)
+        xb = augment_batch(x[idx], augmentation, gen).to(device)
         sums += train_step(model, opt, spec, xb, y[idx].to(device), noise_gen, params)
     means = (sums / n_batches).tolist()
     return dict(zip(("train_loss", "train_penalty", "train_acc", "zeta"), means)) | {
@@ -142,15 +104,16 @@ def _check_finite(row: dict[str, float], spec: TrainSpec, epoch: int) -> None:
 
 
 def train(spec: TrainSpec, train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, *,
-          checkpoint: str | Path | None = None, fingerprint: str = "", device: torch.device | str = "cpu",
-          progress: bool = True, log: Callable[[str], None] = print) -> tuple[Net, dict[str, list[float]]]:
+          num_classes: int = 10, checkpoint: str | Path | None = None, fingerprint: str = "",
+          device: torch.device | str = "cpu", progress: bool = True,
+          log: Callable[[str], None] = print) -> tuple[Net, dict[str, list[float]]]:
     """Train a fresh model (or resume from ``checkpoint``) and return it with its per-epoch history.
 
     ``fingerprint`` identifies the configuration and data; a checkpoint whose
     fingerprint differs is ignored.
     """
     torch.manual_seed(spec.seed)
-    model = build_model(spec.arch, spec.field, tuple(train_x.shape[1:]), spec.num_classes).to(device)
+    model = build_model(spec.arch, spec.field, tuple(train_x.shape[1:]), num_classes).to(device)
     opt, sched = make_optimizer(model, spec)
     history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
     start = _resume(checkpoint, fingerprint, model, opt, sched, history, log) if checkpoint else 0
@@ -159,7 +122,7 @@ def train(spec: TrainSpec, train_x: Tensor, train_y: Tensor, test_x: Tensor, tes
         row = _train_epoch(model, opt, spec, train_x, train_y, epoch, progress)
         _check_finite(row, spec, epoch)
         sched.step()
-        row["test_loss"], row["test_acc"] = evaluate(model, test_x, test_y)
+        row["test_loss"], row["test_acc"] = loss_and_accuracy(model, test_x, test_y)
         row["epoch"], row["lr"] = epoch + 1, lr
         for k in HISTORY_KEYS:
             history[k].append(float(row[k]))

@@ -1,24 +1,26 @@
 rule craft_adversarial:
-    """FGSM examples crafted on a transfer source, at the dataset's transfer eps."""
+    """The transfer table's examples, crafted on a source at the dataset's transfer eps."""
     input:
         data=data_file,
         model=lambda w: model_file(w.dataset, w.model),
     output:
-        "results/adv/{dataset}/fgsm/{model}.h5",
+        "results/adv/{dataset}/{attack}/{model}.h5",
     log:
-        "logs/craft_adversarial/{dataset}/{model}.log",
+        "logs/craft_adversarial/{dataset}/{attack}/{model}.log",
     params:
-        spec=lambda w: grid.craft_spec(config, w.dataset),
-        threads=THREADS,
-        device=DEVICE,
+        spec=lambda w: plan(w).craft_spec().replace(attack=AttackId.parse(w.attack)).to_dict(),
+        seed=SEED,
+        runtime=EVAL_RUNTIME,
         code=code_hash("craft"),
+    resources:
+        gpu=GPU,
     threads: THREADS
     script:
         "../scripts/craft_adversarial.py"
 
 
 rule whitebox_sweep:
-    """Accuracy of one model under FGSM or PGD-k at each eps of the white-box grid."""
+    """Accuracy of one model under one attack at each eps of the white-box grid."""
     input:
         data=data_file,
         model=lambda w: model_file(w.dataset, w.model),
@@ -27,10 +29,12 @@ rule whitebox_sweep:
     log:
         "logs/whitebox_sweep/{dataset}/{attack}/{model}.log",
     params:
-        spec=lambda w: grid.whitebox_spec(config, w.dataset, w.attack),
-        threads=THREADS,
-        device=DEVICE,
+        spec=lambda w: plan(w).whitebox_spec(AttackId.parse(w.attack)).to_dict(),
+        seed=SEED,
+        runtime=EVAL_RUNTIME,
         code=code_hash("whitebox"),
+    resources:
+        gpu=GPU,
     threads: THREADS
     script:
         "../scripts/whitebox_sweep.py"

@@ -1,28 +1,26 @@
-"""Shared by every rule: the validated config, the grid, path helpers, per-job params.
+"""Shared by every rule: the checked study, path helpers, per-job params.
 
 Output contract (users and scripts rely on these paths):
     results/data/{dataset}.h5
     results/models/{dataset}/{model}.pt  and  .h5 (training history)
-    results/adv/{dataset}/fgsm/{model}.h5
+    results/adv/{dataset}/{attack}/{model}.h5
     results/transfer/{dataset}/{source}/{target}.h5
     results/whitebox/{dataset}/{attack}/{model}.h5
     results/nes/{dataset}/{model}.h5
     results/tables/{transfer,nes}.{csv,md}, results/tables/{whitebox,training}.csv
     results/figures/{whitebox,zeta}_{dataset}.png
     logs/{rule}/{dataset}/....log
-Each rule's params hold only the config slice its step reads plus the hash of
-its code (cvgr.io.code_hash), so a changed setting or changed code reruns that
-stage and what depends on it, nothing else.
+Each rule's params hold its job spec (cvgr.specs, as plain values), the runtime
+it needs and the hash of the code its stage runs (cvgr.stages.code_hash), so a
+changed setting or changed code reruns exactly the jobs it changes.
 """
 import os
 import sys
 
-from snakemake.utils import validate
-
-from cvgr import config as grid
+from cvgr.config import Study
 from cvgr.errors import CvgrError
-from cvgr.io import code_hash
-from cvgr.naming import MODEL_PATTERN
+from cvgr.stages import code_hash
+from cvgr.vocab import ATTACK_PATTERN, MODEL_PATTERN, AttackId
 
 
 def _config_source():
@@ -33,16 +31,31 @@ def _config_source():
     return path if not path.startswith("..") else str(workflow.overwrite_configfiles[-1])
 
 
-# One line naming the key and the allowed values, before any job; then Snakemake's own check.
+# One line naming the key and the allowed values, before any job runs.
 try:
-    grid.validate_config(config, source=_config_source())
+    STUDY = Study.from_mapping(config, source=_config_source())
 except CvgrError as err:
     sys.exit(f"cvgr error: {err}")
-validate(config, "../schemas/config.schema.yaml", set_default=False)
 
-DATASETS = grid.datasets(config)
-THREADS = int(config["threads"])
-DEVICE = str(config["device"])
+DATASETS = STUDY.datasets
+THREADS = STUDY.config.threads
+RUNTIME = STUDY.config.runtime.to_dict()
+EVAL_RUNTIME = {k: RUNTIME[k] for k in ("device", "threads")}  # CUDA graphs only change training
+SEED = STUDY.config.attack_seed
+
+
+def _uses_gpu(device):
+    """Whether jobs will compute on a GPU: device cuda, or auto where the machine planning the run sees one."""
+    if device == "auto":
+        import torch
+
+        return torch.cuda.is_available()
+    return device == "cuda"
+
+
+# Resources of the rules that compute with torch: one GPU each when jobs use CUDA (the SLURM executor
+# turns it into --gpus=1; locally, `--resources gpu=N` caps how many such jobs share the machine's GPUs).
+GPU = int(_uses_gpu(STUDY.config.device))
 
 
 wildcard_constraints:
@@ -50,7 +63,11 @@ wildcard_constraints:
     model=MODEL_PATTERN,
     source=MODEL_PATTERN,
     target=MODEL_PATTERN,
-    attack=r"fgsm|pgd[1-9][0-9]*",
+    attack=ATTACK_PATTERN,
+
+
+def plan(wildcards):
+    return STUDY.plan(wildcards.dataset)
 
 
 def data_file(wildcards):
@@ -66,19 +83,19 @@ def history_file(dataset, model):
 
 
 def transfer_files():
-    return [f"results/transfer/{d}/{s}/{t}.h5" for d in DATASETS for s, t in grid.transfer_cells(config, d)]
+    return [f"results/transfer/{d}/{c.source}/{c.target}.h5" for d in DATASETS for c in STUDY.plan(d).transfer_cells]
 
 
 def nes_files():
-    return [f"results/nes/{d}/{m}.h5" for d in DATASETS for m in grid.nes_models(config, d)]
+    return [f"results/nes/{d}/{m}.h5" for d in DATASETS for m in STUDY.plan(d).nes_models]
 
 
 def whitebox_files(datasets=DATASETS):
-    return [f"results/whitebox/{d}/{a}/{m}.h5" for d in datasets for a, m in grid.whitebox_jobs(config, d)]
+    return [f"results/whitebox/{d}/{a}/{m}.h5" for d in datasets for a, m in STUDY.plan(d).whitebox_jobs]
 
 
 def history_files():
-    return [history_file(d, m) for d in DATASETS for m in grid.models_to_train(config, d)]
+    return [history_file(d, m) for d in DATASETS for m in STUDY.plan(d).models]
 
 
 def final_targets():
@@ -88,7 +105,7 @@ def final_targets():
         out += ["results/tables/transfer.csv", "results/tables/transfer.md"]
     if nes_files():
         out += ["results/tables/nes.csv", "results/tables/nes.md"]
-    wb = [d for d in DATASETS if grid.whitebox_jobs(config, d)]
+    wb = [d for d in DATASETS if STUDY.plan(d).whitebox_jobs]
     if wb:
         out += ["results/tables/whitebox.csv"] + [f"results/figures/whitebox_{d}.png" for d in wb]
     return out

@@ -7,7 +7,7 @@ rule prepare_data:
     params:
         # rerun triggers: where the raw files are, and the code. `download` is left out: a fetch policy
         # cannot change the data, so flipping it must not rebuild everything downstream.
-        raw_dir=lambda w: grid.prepare_args(config, w.dataset)["raw_dir"],
+        raw_dir=lambda w: plan(w).section.raw_dir,
         code=code_hash("prepare"),
     threads: 1
     script:

@@ -8,10 +8,12 @@ rule nes_attack:
     log:
         "logs/nes_attack/{dataset}/{model}.log",
     params:
-        spec=lambda w: grid.nes_spec(config, w.dataset),
-        threads=THREADS,
-        device=DEVICE,
+        spec=lambda w: plan(w).nes_spec().to_dict(),
+        seed=SEED,
+        runtime=EVAL_RUNTIME,
         code=code_hash("nes"),
+    resources:
+        gpu=GPU,
     threads: THREADS
     script:
         "../scripts/nes_attack.py"

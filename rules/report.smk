@@ -47,7 +47,7 @@ rule whitebox_figure:
 rule zeta_figure:
     """zeta per epoch, real vs complex, each beta of the grid."""
     input:
-        lambda w: [history_file(w.dataset, m) for m in grid.grid_models(config, w.dataset)],
+        lambda w: [history_file(w.dataset, m) for m in plan(w).grid_models],
     output:
         report("results/figures/zeta_{dataset}.png", caption="../report/zeta_figure.rst",
                category="Figures", subcategory="{dataset}"),

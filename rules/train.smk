@@ -8,13 +8,14 @@ rule train_model:
     log:
         "logs/train_model/{dataset}/{model}.log",
     params:
-        spec=lambda w: grid.training_spec(config, w.dataset, w.model),
-        # not an output: survives a killed job so the rerun resumes; train() deletes it on success
+        spec=lambda w: plan(w).train_spec(plan(w).model(w.model)).to_dict(),
+        runtime=RUNTIME,
+        # not an output: survives a killed job so the rerun resumes; training deletes it on success
         checkpoint="results/checkpoints/{dataset}/{model}.ckpt",
-        threads=THREADS,
-        device=DEVICE,
         code=code_hash("train"),
+    resources:
+        gpu=GPU,
     threads: THREADS
-    priority: lambda w: grid.training_priority(config, w.dataset, w.model)  # longest first
+    priority: lambda w: plan(w).training_priority(plan(w).model(w.model))  # longest first
     script:
         "../scripts/train_model.py"

@@ -8,9 +8,10 @@ rule transfer_cell:
     log:
         "logs/transfer_cell/{dataset}/{source}/{target}.log",
     params:
-        threads=THREADS,
-        device=DEVICE,
+        runtime=EVAL_RUNTIME,
         code=code_hash("transfer"),
+    resources:
+        gpu=GPU,
     threads: THREADS
     script:
         "../scripts/transfer_cell.py"

@@ -1,7 +1,9 @@
-"""Snakemake entry: rule craft_adversarial -> cvgr.steps.craft."""
-from cvgr.steps import craft, snakemake_entry
+"""Snakemake script of rule craft_adversarial: cvgr.steps.craft."""
+from cvgr.script import snakemake_script
+from cvgr.specs import AttackSpec, Runtime
+from cvgr.steps import craft
 
-with snakemake_entry(snakemake):  # noqa: F821 (injected by Snakemake)
-    p = snakemake.params
-    craft(snakemake.input.data, snakemake.input.model, snakemake.output[0], p.spec,
-          device=p.device, threads=p.threads)
+with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)
+    p = smk.params
+    craft(smk.input.data, smk.input.model, smk.output[0], AttackSpec.from_dict(p.spec), seed=p.seed,
+          runtime=Runtime.from_dict(p.runtime))

@@ -1,6 +1,9 @@
-"""Snakemake entry: rule nes_attack -> cvgr.steps.nes."""
-from cvgr.steps import nes, snakemake_entry
+"""Snakemake script of rule nes_attack: cvgr.steps.nes."""
+from cvgr.script import snakemake_script
+from cvgr.specs import NesSpec, Runtime
+from cvgr.steps import nes
 
-with snakemake_entry(snakemake):  # noqa: F821 (injected by Snakemake)
-    p = snakemake.params
-    nes(snakemake.input.data, snakemake.input.model, snakemake.output[0], p.spec, device=p.device, threads=p.threads)
+with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)
+    p = smk.params
+    nes(smk.input.data, smk.input.model, smk.output[0], NesSpec.from_dict(p.spec), seed=p.seed,
+        runtime=Runtime.from_dict(p.runtime))

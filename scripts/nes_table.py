@@ -1,6 +1,6 @@
-"""Snakemake entry: rule nes_table -> cvgr.tables.write_nes_table."""
-from cvgr.entry import snakemake_entry
+"""Snakemake script of rule nes_table: cvgr.tables.write_nes_table."""
+from cvgr.script import snakemake_script
 from cvgr.tables import write_nes_table
 
-with snakemake_entry(snakemake):  # noqa: F821 (injected by Snakemake)
-    write_nes_table(list(snakemake.input), snakemake.output.csv, snakemake.output.md)
+with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)
+    write_nes_table(list(smk.input), smk.output.csv, smk.output.md)

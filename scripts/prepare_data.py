@@ -1,7 +1,8 @@
-"""Snakemake entry: rule prepare_data -> cvgr.steps.prepare."""
-from cvgr.config import prepare_args
-from cvgr.steps import prepare, snakemake_entry
+"""Snakemake script of rule prepare_data: cvgr.steps.prepare."""
+from cvgr.config import Study
+from cvgr.script import snakemake_script
+from cvgr.steps import prepare
 
-with snakemake_entry(snakemake):  # noqa: F821 (injected by Snakemake)
-    dataset = snakemake.wildcards.dataset
-    prepare(dataset, snakemake.output[0], **prepare_args(snakemake.config, dataset))
+with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)
+    section = Study.from_mapping(smk.config).plan(smk.wildcards.dataset).section
+    prepare(smk.wildcards.dataset, smk.output[0], raw_dir=section.raw_dir, download=section.download)

@@ -1,7 +1,9 @@
-"""Snakemake entry: rule train_model -> cvgr.steps.train."""
-from cvgr.steps import snakemake_entry, train
+"""Snakemake script of rule train_model: cvgr.steps.train."""
+from cvgr.script import snakemake_script
+from cvgr.specs import Runtime, TrainSpec
+from cvgr.steps import train
 
-with snakemake_entry(snakemake):  # noqa: F821 (injected by Snakemake)
-    p = snakemake.params
-    train(snakemake.input.data, snakemake.output.model, snakemake.output.history, p.spec,
-          checkpoint=p.checkpoint, device=p.device, threads=p.threads, progress=False)
+with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)
+    p = smk.params
+    train(smk.input.data, smk.output.model, smk.output.history, TrainSpec.from_dict(p.spec),
+          runtime=Runtime.from_dict(p.runtime), checkpoint=p.checkpoint, progress=False)

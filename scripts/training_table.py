@@ -1,6 +1,6 @@
-"""Snakemake entry: rule training_table -> cvgr.tables.write_training_table."""
-from cvgr.entry import snakemake_entry
+"""Snakemake script of rule training_table: cvgr.tables.write_training_table."""
+from cvgr.script import snakemake_script
 from cvgr.tables import write_training_table
 
-with snakemake_entry(snakemake):  # noqa: F821 (injected by Snakemake)
-    write_training_table(list(snakemake.input), snakemake.output[0])
+with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)
+    write_training_table(list(smk.input), smk.output[0])

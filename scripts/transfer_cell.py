@@ -1,6 +1,7 @@
-"""Snakemake entry: rule transfer_cell -> cvgr.steps.transfer."""
-from cvgr.steps import snakemake_entry, transfer
+"""Snakemake script of rule transfer_cell: cvgr.steps.transfer."""
+from cvgr.script import snakemake_script
+from cvgr.specs import Runtime
+from cvgr.steps import transfer
 
-with snakemake_entry(snakemake):  # noqa: F821 (injected by Snakemake)
-    p = snakemake.params
-    transfer(snakemake.input.adv, snakemake.input.model, snakemake.output[0], device=p.device, threads=p.threads)
+with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)
+    transfer(smk.input.adv, smk.input.model, smk.output[0], runtime=Runtime.from_dict(smk.params.runtime))

@@ -1,6 +1,6 @@
-"""Snakemake entry: rule whitebox_figure -> cvgr.plots.plot_whitebox."""
+"""Snakemake script of rule whitebox_figure: cvgr.plots.plot_whitebox."""
 from cvgr.plots import plot_whitebox
-from cvgr.entry import snakemake_entry
+from cvgr.script import snakemake_script
 
-with snakemake_entry(snakemake):  # noqa: F821 (injected by Snakemake)
-    plot_whitebox(list(snakemake.input), snakemake.output[0], snakemake.wildcards.dataset)
+with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)
+    plot_whitebox(list(smk.input), smk.output[0], smk.wildcards.dataset)

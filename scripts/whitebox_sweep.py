@@ -1,7 +1,9 @@
-"""Snakemake entry: rule whitebox_sweep -> cvgr.steps.whitebox."""
-from cvgr.steps import snakemake_entry, whitebox
+"""Snakemake script of rule whitebox_sweep: cvgr.steps.whitebox."""
+from cvgr.script import snakemake_script
+from cvgr.specs import Runtime, WhiteboxSpec
+from cvgr.steps import whitebox
 
-with snakemake_entry(snakemake):  # noqa: F821 (injected by Snakemake)
-    p = snakemake.params
-    whitebox(snakemake.input.data, snakemake.input.model, snakemake.output[0], p.spec,
-             device=p.device, threads=p.threads)
+with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)
+    p = smk.params
+    whitebox(smk.input.data, smk.input.model, smk.output[0], WhiteboxSpec.from_dict(p.spec), seed=p.seed,
+             runtime=Runtime.from_dict(p.runtime))

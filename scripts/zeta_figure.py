@@ -1,6 +1,6 @@
-"""Snakemake entry: rule zeta_figure -> cvgr.plots.plot_zeta."""
+"""Snakemake script of rule zeta_figure: cvgr.plots.plot_zeta."""
 from cvgr.plots import plot_zeta
-from cvgr.entry import snakemake_entry
+from cvgr.script import snakemake_script
 
-with snakemake_entry(snakemake):  # noqa: F821 (injected by Snakemake)
-    plot_zeta(list(snakemake.input), snakemake.output[0], snakemake.wildcards.dataset)
+with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)
+    plot_zeta(list(smk.input), smk.output[0], smk.wildcards.dataset)

@@ -7,9 +7,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import torchattacks
-from cvgr.attacks import (CHUNK_CPU, QueryCounter, default_chunk, fgsm, get_attack, nes, nes_gradient, pgd,
+from cvgr.attacks import (CHUNK_CPU, QueryCounter, attack_function, default_chunk, fgsm, nes, nes_gradient, pgd,
                           true_class_score)
 from cvgr.nn import build_model
+from cvgr.vocab import AttackId
 
 torch.set_num_threads(1)
 EPS = 0.1
@@ -78,7 +79,8 @@ def test_attacks_leave_parameters_alone(model, batch, name):
     x = x[:2].clone().requires_grad_(True)
     flags = [p.requires_grad for p in model.parameters()]
     kwargs = {"samples": 4, "steps": 2} if name == "nes" else {}
-    out = get_attack(name)(model, x, y[:2], EPS, generator=torch.Generator().manual_seed(0), **kwargs)
+    attack = nes if name == "nes" else attack_function(AttackId.parse(name))
+    out = attack(model, x, y[:2], EPS, generator=torch.Generator().manual_seed(0), **kwargs)
     assert not out.requires_grad and out.grad_fn is None
     assert x.grad is None
     assert [p.requires_grad for p in model.parameters()] == flags
@@ -126,16 +128,20 @@ def test_pgd_random_start_is_in_ball_seeded_and_reproducible(batch):
         assert _in_ball(out, x, EPS)
 
 
-def test_get_attack_names():
+def test_attack_names_give_their_attack():
     x = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(5))
     y = torch.tensor([1, 2, 3])
     model = _small_cnn("real")
-    assert get_attack("fgsm") is fgsm and get_attack("nes") is nes
-    assert torch.equal(get_attack("pgd7")(model, x, y, EPS), pgd(model, x, y, EPS, steps=7))
-    assert not torch.equal(get_attack("pgd7")(model, x, y, EPS), pgd(model, x, y, EPS, steps=6))
-    for bad in ("pgd", "pgd0", "PGD10", "cw", "pgd-3"):
-        with pytest.raises(ValueError, match=r"allowed forms: fgsm, pgd<k>.*nes"):
-            get_attack(bad)
+    assert attack_function(AttackId.parse("fgsm")) is fgsm
+    pgd7 = attack_function(AttackId.parse("pgd7"))
+    assert torch.equal(pgd7(model, x, y, EPS), pgd(model, x, y, EPS, steps=7))
+    assert not torch.equal(pgd7(model, x, y, EPS), pgd(model, x, y, EPS, steps=6))
+    started = attack_function(AttackId.parse("pgd2"), random_start=True)
+    assert torch.equal(started(model, x, y, EPS, generator=torch.Generator().manual_seed(1)),
+                       pgd(model, x, y, EPS, steps=2, random_start=True, generator=torch.Generator().manual_seed(1)))
+    for bad in ("pgd", "pgd0", "PGD10", "cw", "pgd-3", "nes"):
+        with pytest.raises(ValueError, match=r"allowed: fgsm, pgd<k>.*square"):
+            AttackId.parse(bad)
 
 
 class ScoreModel(nn.Module):
@@ -170,14 +176,6 @@ def test_true_class_score_is_log_probability_with_relative_precision(margin):
 
 def _cosine(a: Tensor, b: Tensor) -> Tensor:
     return F.cosine_similarity(a.flatten(1), b.flatten(1), dim=1)
-
-
-def test_score_model_is_exactly_its_score():
-    w = torch.randn(16, generator=torch.Generator().manual_seed(0))
-    model = ScoreModel(lambda v: v @ w - w.abs().sum() - 1)
-    x = torch.rand(5, 1, 4, 4)
-    logp = model(x).log_softmax(1)[:, 0]
-    assert torch.allclose(logp, x.flatten(1) @ w - w.abs().sum() - 1, atol=1e-5)
 
 
 def test_nes_gradient_recovers_a_linear_score_direction():

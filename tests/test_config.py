@@ -1,4 +1,4 @@
-"""cvgr.config: validation messages, the grid expansion, the per-job specs; the Snakefile's config check."""
+"""The config: one-line messages from the specs, the plan of each dataset, the job specs; the Snakefile's check."""
 from __future__ import annotations
 
 import copy
@@ -7,14 +7,18 @@ import pytest
 import yaml
 
 from conftest import REPO
-from cvgr import config as grid
+from cvgr.config import Study
 from cvgr.errors import CvgrError
+from cvgr.specs import AttackSpec, NesSpec, PgdTraining, TrainSpec, WhiteboxSpec
+from cvgr.vocab import AttackId, ModelId
 
-DEFAULT = grid.load_config(REPO / "config.yaml")
+RAW = yaml.safe_load((REPO / "config.yaml").read_text())
+DEFAULT = Study.from_mapping(RAW)
+PLAN = DEFAULT.plan("fmnist")
 
 
 def mutated(change) -> dict:
-    cfg = copy.deepcopy(DEFAULT)
+    cfg = copy.deepcopy(RAW)
     change(cfg)
     return cfg
 
@@ -25,21 +29,24 @@ def fm(cfg: dict) -> dict:
 
 def error_of(cfg) -> str:
     with pytest.raises(CvgrError) as info:
-        grid.validate_config(cfg)
+        Study.from_mapping(cfg)
     msg = str(info.value)
     assert "\n" not in msg
     return msg
 
 
+def names(models) -> list[str]:
+    return [m.name for m in models]
+
+
 @pytest.mark.parametrize("path", ["config.yaml", "configs/paper.yaml", "configs/test.yaml"])
 def test_shipped_configs_are_valid(path):
-    cfg = grid.load_config(REPO / path)
-    assert "fmnist" in grid.datasets(cfg)
+    assert "fmnist" in Study.load(REPO / path).datasets
 
 
 @pytest.mark.parametrize("change, expected", [
     (lambda c: c["datasets"].__setitem__("imagenet", {}),
-     "config.yaml: datasets.imagenet: unknown key 'imagenet'; allowed: mnist, fmnist, svhn, cifar10"),
+     "config.yaml: datasets.imagenet: unknown key 'imagenet'; allowed: mnist, svhn, fmnist, cifar10"),
     (lambda c: fm(c)["arch"].__setitem__("real", "resnet"),
      "config.yaml: datasets.fmnist.arch.real: 'resnet' is not allowed; allowed: small_cnn, mlp, cifar_cnn"),
     (lambda c: fm(c)["adversarial"].__setitem__("fields", ["quaternion"]),
@@ -60,20 +67,25 @@ def test_shipped_configs_are_valid(path):
      "config.yaml: datasets.fmnist.training.epochs: wrong type (string 'two'); allowed: an integer >= 1"),
     (lambda c: fm(c)["training"].__setitem__("train_size", "all"),
      "config.yaml: datasets.fmnist.training.train_size: wrong type (string 'all'); allowed: an integer >= 1 or null"),
+    (lambda c: fm(c)["training"].__setitem__("lr", float("nan")),
+     "config.yaml: datasets.fmnist.training.lr: nan is not a finite number; allowed: a number > 0"),
     (lambda c: fm(c)["nes"]["models"].append("real-foo-s0"),
-     f"config.yaml: datasets.fmnist.nes.models[{len(fm(DEFAULT)['nes']['models'])}]: 'real-foo-s0' is not valid; allowed: model names "
-     "{real|complex}-{std|gr<beta>|adv<eps>}-s<seed>, e.g. complex-gr64-s0"),
+     f"config.yaml: datasets.fmnist.nes.models[{len(fm(RAW)['nes']['models'])}]: 'real-foo-s0' is not valid; "
+     "allowed: model names {real|complex}-{std|gr<beta>|adv<eps>}-s<seed>, e.g. complex-gr64-s0"),
     (lambda c: fm(c)["whitebox"].__setitem__("attacks", ["cw"]),
-     "config.yaml: datasets.fmnist.whitebox.attacks[0]: 'cw' is not valid; allowed: fgsm or pgd<k> (k PGD steps), "
-     "e.g. pgd10"),
+     "config.yaml: datasets.fmnist.whitebox.attacks[0]: 'cw' is not valid; allowed: fgsm, pgd<k> (k >= 1 steps, "
+     "e.g. pgd10), apgd-ce, apgd-dlr, square"),
+    (lambda c: fm(c)["whitebox"].__setitem__("attacks", ["pgd4", "pgd4"]),
+     "config.yaml: datasets.fmnist.whitebox.attacks: duplicate entries; allowed: a list of fgsm, pgd<k> (k >= 1 "
+     "steps, e.g. pgd10), apgd-ce, apgd-dlr, square"),
     (lambda c: c.__setitem__("device", "tpu"),
      "config.yaml: device: 'tpu' is not allowed; allowed: auto, cpu, cuda"),
     (lambda c: fm(c)["training"].__setitem__("mode", "approx"),
      "config.yaml: datasets.fmnist.training.mode: 'approx' is not allowed; allowed: paper, exact"),
     (lambda c: c.__setitem__("datasets", {}),
-     "config.yaml: datasets: empty mapping; allowed: mnist, fmnist, svhn, cifar10"),
+     "config.yaml: datasets: empty mapping; allowed: mnist, svhn, fmnist, cifar10"),
     (lambda c: c.__setitem__("thread", 1),
-     "config.yaml: thread: unknown key 'thread'; allowed: threads, device, attack_seed, datasets"),
+     "config.yaml: thread: unknown key 'thread'; allowed: device, threads, cuda_graphs, attack_seed, datasets"),
     (lambda c: fm(c)["nes"].__setitem__("queries", 801),
      "config.yaml: datasets.fmnist.nes.queries: 801 is not a multiple of 2 * steps = 16; allowed: multiples of 16"),
     (lambda c: fm(c)["seeds"].__setitem__("target", 0),
@@ -85,25 +97,29 @@ def test_bad_config_names_key_and_allowed_values(change, expected):
 
 def test_adversarial_nes_model_needs_adversarial_section():
     msg = error_of(mutated(lambda c: fm(c).pop("adversarial")))
-    i = fm(DEFAULT)["nes"]["models"].index("real-adv0.2-s0")
+    i = fm(RAW)["nes"]["models"].index("real-adv0.2-s0")
     assert msg.startswith(f"config.yaml: datasets.fmnist.nes.models[{i}]: 'real-adv0.2-s0' is adversarially trained")
 
 
-def test_load_config_names_the_file(tmp_path):
+def test_load_names_the_file(tmp_path):
     bad = tmp_path / "mine.yaml"
     bad.write_text(yaml.safe_dump(mutated(lambda c: fm(c).__setitem__("betas", [-1]))))
     with pytest.raises(CvgrError, match=r"^.*mine\.yaml: datasets\.fmnist\.betas\[0\]: -1 is out of range"):
-        grid.load_config(bad)
+        Study.load(bad)
+    nan = tmp_path / "nan.yaml"
+    nan.write_text((REPO / "config.yaml").read_text().replace("lr: 0.01 ", "lr: .nan "))
+    with pytest.raises(CvgrError, match=r"nan\.yaml: datasets\.fmnist\.training\.lr: nan is not a finite number"):
+        Study.load(nan)
     (tmp_path / "broken.yaml").write_text("threads: [1\n")
     with pytest.raises(CvgrError, match=r"broken\.yaml: not valid YAML at line 2; fix the syntax"):
-        grid.load_config(tmp_path / "broken.yaml")
+        Study.load(tmp_path / "broken.yaml")
     with pytest.raises(CvgrError, match="config file not found"):
-        grid.load_config(tmp_path / "absent.yaml")
+        Study.load(tmp_path / "absent.yaml")
 
 
-# ---------------------------------------------------------------- the grid of the default config
-def test_models_to_train_is_grid_plus_transfer_copies_plus_adversarial():
-    assert grid.models_to_train(DEFAULT, "fmnist") == [
+# ---------------------------------------------------------------- the plan of the default config
+def test_models_are_grid_plus_adversarial_plus_transfer_copies():
+    assert list(PLAN.models) == [
         "real-std-s0", "real-gr64-s0", "complex-std-s0", "complex-gr64-s0",  # grid (field x beta) at s0
         "real-adv0.2-s0",                                                       # adversarial.fields
         "real-std-s1", "real-gr64-s1", "complex-std-s1", "complex-gr64-s1",  # transfer targets at s1
@@ -111,89 +127,105 @@ def test_models_to_train_is_grid_plus_transfer_copies_plus_adversarial():
 
 
 def test_transfer_beta_outside_the_grid_adds_its_models():
-    cfg = mutated(lambda c: fm(c)["transfer"].__setitem__("beta", 32))
-    models = grid.models_to_train(cfg, "fmnist")
-    assert {"real-gr32-s0", "real-gr32-s1", "complex-gr32-s0", "complex-gr32-s1", "real-gr64-s0"} <= set(models)
-    assert "real-gr64-s1" not in models
-    assert grid.whitebox_models(cfg, "fmnist") == [
+    plan = Study.from_mapping(mutated(lambda c: fm(c)["transfer"].__setitem__("beta", 32))).plan("fmnist")
+    assert {"real-gr32-s0", "real-gr32-s1", "complex-gr32-s0", "complex-gr32-s1", "real-gr64-s0"} <= set(plan.models)
+    assert "real-gr64-s1" not in plan.models
+    assert names(m for _, m in plan.whitebox_jobs[:5]) == [
         "real-std-s0", "real-gr64-s0", "complex-std-s0", "complex-gr64-s0", "real-adv0.2-s0"]
 
 
-def test_transfer_cells_are_self_plus_four_second_seed_targets():
-    cells = grid.transfer_cells(DEFAULT, "fmnist")
+def test_transfer_cells_know_their_roles():
+    cells = PLAN.transfer_cells
     assert len(cells) == 20 and len(set(cells)) == 20
-    assert grid.transfer_targets(DEFAULT, "fmnist", "complex-gr64-s0") == [
-        "complex-gr64-s0", "real-std-s1", "real-gr64-s1", "complex-std-s1", "complex-gr64-s1"]
-    assert {s for s, _ in cells} == {"real-std-s0", "real-gr64-s0", "complex-std-s0", "complex-gr64-s0"}
+    row = [(c.target.name, c.role) for c in cells if c.source.name == "complex-gr64-s0"]
+    assert row == [("complex-gr64-s0", "self"), ("real-std-s1", "real-std"), ("real-gr64-s1", "real-gr"),
+                   ("complex-std-s1", "complex-std"), ("complex-gr64-s1", "complex-gr")]
+    assert {c.source.name for c in cells} == {"real-std-s0", "real-gr64-s0", "complex-std-s0", "complex-gr64-s0"}
+    assert PLAN.cell("real-std-s0", "complex-gr64-s1").role == "complex-gr"
+    assert PLAN.cell("real-std-s0", "real-gr64-s0").role == "same-seed"  # not an independent copy
 
 
 def test_whitebox_jobs_and_sections_are_optional():
-    jobs = grid.whitebox_jobs(DEFAULT, "fmnist")
+    jobs = [(a.name, m.name) for a, m in PLAN.whitebox_jobs]
     assert len(jobs) == 2 * 5 and ("pgd10", "real-adv0.2-s0") in jobs
-    bare = mutated(lambda c: [fm(c).pop(k) for k in ("whitebox", "transfer", "nes")])
-    assert grid.whitebox_jobs(bare, "fmnist") == [] and grid.transfer_cells(bare, "fmnist") == []
-    assert grid.nes_models(bare, "fmnist") == []
-    assert grid.models_to_train(bare, "fmnist") == [
-        "real-std-s0", "real-gr64-s0", "complex-std-s0", "complex-gr64-s0", "real-adv0.2-s0"]
+    bare = Study.from_mapping(mutated(lambda c: [fm(c).pop(k) for k in ("whitebox", "transfer", "nes")])).plan("fmnist")
+    assert bare.whitebox_jobs == () and bare.transfer_cells == () and bare.nes_models == ()
+    assert list(bare.models) == ["real-std-s0", "real-gr64-s0", "complex-std-s0", "complex-gr64-s0", "real-adv0.2-s0"]
     with pytest.raises(CvgrError, match=r"datasets\.fmnist\.nes is not in the config"):
-        grid.nes_spec(bare, "fmnist")
+        bare.nes_spec()
 
 
-def test_training_spec_comes_from_the_name_and_the_dataset_section():
-    spec = grid.training_spec(DEFAULT, "fmnist", "real-adv0.2-s0")
-    tr = fm(DEFAULT)["training"]
-    adv = fm(DEFAULT)["adversarial"]
-    assert spec == {  # name -> field, beta, adv_eps, seed; arch[field]; adversarial -> PGD; training -> the rest
-        "dataset": "fmnist", "model": "real-adv0.2-s0", "arch": "small_cnn", "field": "real", "beta": 0.0,
-        "adv_eps": 0.2, "adv_steps": adv["steps"], "adv_random_start": adv["random_start"], "seed": 0,
-        **{k: tr[k] for k in ("mode", "epochs", "batch_size", "lr", "momentum", "weight_decay", "milestones",
-                              "gamma", "augment", "train_size", "eval_images")}}
-    gr = grid.training_spec(DEFAULT, "fmnist", "complex-gr64-s1")
-    assert (gr["field"], gr["beta"], gr["adv_eps"], gr["adv_steps"], gr["seed"]) == ("complex", 64.0, 0.0, 0, 1)
+def test_two_pgd_attacks_plan_two_sweeps_per_model():
+    plan = Study.from_mapping(mutated(lambda c: fm(c)["whitebox"].__setitem__("attacks", ["fgsm", "pgd4", "pgd10"]))
+                              ).plan("fmnist")
+    assert sorted({a.name for a, _ in plan.whitebox_jobs}) == ["fgsm", "pgd10", "pgd4"]
+    assert plan.whitebox_spec(AttackId.parse("pgd4")).attack.steps == 4
+
+
+def test_training_spec_comes_from_the_model_and_the_dataset_section():
+    spec = PLAN.train_spec(PLAN.model("real-adv0.2-s0"))
+    tr, adv = fm(RAW)["training"], fm(RAW)["adversarial"]
+    assert spec == TrainSpec(dataset="fmnist", model=ModelId("real", "adv", 0.2, 0), arch="small_cnn",
+                             pgd=PgdTraining(steps=adv["steps"], random_start=adv["random_start"]),
+                             **{k: tuple(v) if isinstance(v, list) else v for k, v in tr.items()})
+    gr = PLAN.train_spec(PLAN.model("complex-gr64-s1"))
+    assert (gr.field, gr.beta, gr.adv_eps, gr.pgd, gr.seed) == ("complex", 64.0, 0.0, None, 1)
+    assert TrainSpec.from_dict(gr.to_dict()) == gr
+
+
+def test_a_model_outside_the_grid_can_be_asked_for_by_name():
+    assert PLAN.model("complex-gr8-s3") == ModelId("complex", "gr", 8.0, 3)
+    with pytest.raises(CvgrError, match="'complex-xx-s3' is not a model name"):
+        PLAN.model("complex-xx-s3")
+    bare = Study.from_mapping(mutated(lambda c: [fm(c).pop(k) for k in ("adversarial", "nes")])).plan("fmnist")
+    with pytest.raises(CvgrError, match="needs datasets.fmnist.adversarial in the config"):
+        bare.train_spec(ModelId.parse("real-adv0.2-s0"))
 
 
 def test_longest_training_gets_the_highest_priority():
-    epochs, k = fm(DEFAULT)["training"]["epochs"], fm(DEFAULT)["adversarial"]["steps"]
-    prio = {m: grid.training_priority(DEFAULT, "fmnist", m) for m in grid.models_to_train(DEFAULT, "fmnist")}
+    epochs, k = fm(RAW)["training"]["epochs"], fm(RAW)["adversarial"]["steps"]
+    prio = {name: PLAN.training_priority(m) for name, m in PLAN.models.items()}
     assert prio["real-std-s0"] == prio["complex-std-s1"] == 10 * epochs
     assert prio["real-gr64-s0"] == round(10 * epochs * 2.5)
     assert prio["real-adv0.2-s0"] == round(10 * epochs * (1 + 0.75 * k))
     assert max(prio, key=prio.get) == "real-adv0.2-s0"
 
 
-def test_a_nes_setting_changes_no_training_spec():
-    """Only the NES slice changes, so Snakemake's params trigger reruns NES jobs alone."""
-    other = mutated(lambda c: fm(c)["nes"].__setitem__("steps", 4))
-    for model in grid.models_to_train(DEFAULT, "fmnist"):
-        assert grid.training_spec(other, "fmnist", model) == grid.training_spec(DEFAULT, "fmnist", model)
-    assert grid.craft_spec(other, "fmnist") == grid.craft_spec(DEFAULT, "fmnist")
-    assert grid.nes_spec(other, "fmnist") != grid.nes_spec(DEFAULT, "fmnist")
+def test_a_nes_setting_changes_no_other_job_spec():
+    """Only the NES spec changes, so Snakemake's params trigger reruns NES jobs alone."""
+    other = Study.from_mapping(mutated(lambda c: fm(c)["nes"].__setitem__("steps", 4))).plan("fmnist")
+    for model in PLAN.models.values():
+        assert other.train_spec(model).to_dict() == PLAN.train_spec(model).to_dict()
+    assert other.craft_spec() == PLAN.craft_spec()
+    assert other.nes_spec() != PLAN.nes_spec()
+    listed = Study.from_mapping(mutated(lambda c: fm(c)["nes"]["models"].pop())).plan("fmnist")
+    assert listed.nes_spec() == PLAN.nes_spec()  # which models are attacked is not a job's setting
 
 
 def test_attack_specs():
-    nes = fm(DEFAULT)["nes"]
-    assert grid.nes_spec(DEFAULT, "fmnist") == {
-        "eps": 0.16, "steps": nes["steps"], "samples": nes["queries"] // (2 * nes["steps"]), "sigma": 0.001,
-        "images": nes["images"], "chunk": nes["chunk"], "seed": 0}
-    assert grid.craft_spec(DEFAULT, "fmnist") == {
-        "attack": "fgsm", "eps": 0.16, "images": fm(DEFAULT)["transfer"]["images"], "seed": 0}
-    wb = grid.whitebox_spec(DEFAULT, "fmnist", "pgd10")
-    assert wb["eps"][-1] == pytest.approx(0.3) and len(wb["eps"]) == 16 and wb["attack"] == "pgd10"
+    nes = fm(RAW)["nes"]
+    assert PLAN.nes_spec() == NesSpec(eps=0.16, steps=nes["steps"], queries=nes["queries"], sigma=0.001,
+                                      images=nes["images"], chunk=nes["chunk"])
+    assert PLAN.nes_spec().samples == nes["queries"] // (2 * nes["steps"])
+    assert PLAN.craft_spec() == AttackSpec(attack=AttackId("fgsm"), eps=0.16, images=fm(RAW)["transfer"]["images"])
+    wb = PLAN.whitebox_spec(AttackId.parse("pgd10"))
+    assert isinstance(wb, WhiteboxSpec) and wb.eps[-1] == pytest.approx(0.3) and len(wb.eps) == 16
+    assert wb.to_dict()["attack"] == "pgd10"
 
 
 def test_paper_config_matches_method():
-    paper = grid.load_config(REPO / "configs/paper.yaml")
-    assert grid.datasets(paper) == ["mnist", "svhn", "fmnist", "cifar10"]
-    transfer = {d: (paper["datasets"][d]["transfer"]["eps"], paper["datasets"][d]["transfer"]["beta"])
+    paper = Study.load(REPO / "configs/paper.yaml")
+    assert paper.datasets == ["mnist", "svhn", "fmnist", "cifar10"]
+    transfer = {d: (paper.config.datasets[d].transfer.eps, paper.config.datasets[d].transfer.beta)
                 for d in ("mnist", "svhn", "fmnist")}
     assert transfer == {"mnist": (0.16, 64), "svhn": (0.1, 32), "fmnist": (0.16, 64)}
-    assert "transfer" not in paper["datasets"]["cifar10"]
-    nes = grid.nes_spec(paper, "fmnist")
-    assert (nes["images"], nes["steps"] * 2 * nes["samples"], nes["eps"]) == (1000, 4000, 0.16)
-    cifar = paper["datasets"]["cifar10"]
-    assert cifar["whitebox"]["eps"] == pytest.approx([k / 255 for k in range(9)])
-    assert (cifar["training"]["epochs"], cifar["training"]["lr"], cifar["training"]["milestones"]) == (80, 0.01, [40, 60, 72])
-    assert paper["datasets"]["mnist"]["training"]["epochs"] == 30
+    assert paper.config.datasets["cifar10"].transfer is None
+    nes = paper.plan("fmnist").nes_spec()
+    assert (nes.images, nes.queries, nes.steps * 2 * nes.samples, nes.eps) == (1000, 4000, 4000, 0.16)
+    cifar = paper.config.datasets["cifar10"]
+    assert cifar.whitebox.eps == pytest.approx([k / 255 for k in range(9)])
+    assert (cifar.training.epochs, cifar.training.lr, cifar.training.milestones) == (80, 0.01, (40, 60, 72))
+    assert paper.config.datasets["mnist"].training.epochs == 30
 
 
 # ---------------------------------------------------------------- the Snakefile refuses bad configs
@@ -203,6 +235,6 @@ def test_snakefile_rejects_bad_config_before_any_job(tmp_path, run_snakemake):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
     res = run_snakemake(tmp_path, "--configfile", "bad.yaml", "--cores", "1", check=False)
     assert res.returncode == 1
-    assert ("cvgr error: bad.yaml: datasets.fmnist.whitebox.eps[1]: 2.0 is out of range; "
+    assert ("cvgr error: bad.yaml: datasets.fmnist.whitebox.eps[1]: 2 is out of range; "
             "allowed: a number in [0, 1]") in res.stdout
     assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()

@@ -7,13 +7,18 @@ from cvgr.errors import CvgrError
 
 
 def test_set_determinism_enables_deterministic_kernels_and_threads():
-    old = torch.get_num_threads()
+    old = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
+           torch.backends.cudnn.deterministic)
     try:
+        torch.use_deterministic_algorithms(False)
         set_determinism(1)
         assert torch.are_deterministic_algorithms_enabled()
         assert torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(old)
+        assert not torch.backends.cudnn.benchmark and torch.backends.cudnn.deterministic
+    finally:  # leave the process as it was for the tests after this one
+        torch.set_num_threads(old[0])
+        torch.use_deterministic_algorithms(old[1])
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = old[2], old[3]
 
 
 def test_device_choice_and_errors():

@@ -1,12 +1,13 @@
-"""Batched prediction and accuracy against hand counts; batched attacks against one-shot attacks."""
+"""Batched prediction, correctness and test metrics against hand counts; batched attacks against one-shot attacks."""
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import Tensor, nn
 
-from cvgr.attacks import fgsm, nes, pgd
-from cvgr.evaluate import accuracy, attack_batched, predict
+
+from cvgr.attacks import QueryCounter, fgsm, nes, pgd
+from cvgr.evaluate import attack_batched, correct, loss_and_accuracy, predict
 from cvgr.nn import build_model
 
 torch.set_num_threads(1)
@@ -30,23 +31,30 @@ LABELS = torch.tensor([0, 2, 0, 1, 1, 2, 1])  # right: rows 0, 1, 3, 5, 6 -> 5 o
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, 7, 500])
-def test_predict_and_accuracy_against_a_hand_count(batch_size):
+def test_predict_and_correct_against_a_hand_count(batch_size):
     model = PixelLogits()
     pred = predict(model, IMAGES, batch_size=batch_size)
     assert pred.dtype == torch.int64
     assert pred.tolist() == [0, 2, 1, 1, 0, 2, 1]
-    assert accuracy(model, IMAGES, LABELS, batch_size=batch_size) == pytest.approx(100 * 5 / 7)
+    right = correct(model, IMAGES, LABELS, batch_size=batch_size)
+    assert right.dtype == torch.uint8 and right.tolist() == [1, 1, 0, 1, 0, 1, 1]
     assert not pred.requires_grad and model.scale.grad is None
 
 
-def test_accuracy_bounds_and_errors():
+@pytest.mark.parametrize("batch_size", [2, 1000])
+def test_loss_and_accuracy_against_a_hand_computation(batch_size):
     model = PixelLogits()
-    assert accuracy(model, IMAGES, predict(model, IMAGES)) == 100.0
-    assert accuracy(model, IMAGES, (predict(model, IMAGES) + 1) % 3) == 0.0
+    loss, acc = loss_and_accuracy(model, IMAGES, LABELS, batch_size=batch_size)
+    logits = IMAGES.flatten(1)
+    expected = -(logits.log_softmax(1)[torch.arange(7), LABELS]).mean().item()
+    assert loss == pytest.approx(expected, rel=1e-6)
+    assert acc == pytest.approx(100 * 5 / 7)
+
+
+def test_correct_and_predict_errors():
+    model = PixelLogits()
     with pytest.raises(ValueError, match="7 images but y has 6 labels"):
-        accuracy(model, IMAGES, LABELS[:6])
-    with pytest.raises(ValueError, match="empty"):
-        accuracy(model, IMAGES[:0], LABELS[:0])
+        correct(model, IMAGES, LABELS[:6])
     with pytest.raises(ValueError, match="batch_size"):
         predict(model, IMAGES, batch_size=0)
 
@@ -65,7 +73,7 @@ def test_attack_batched_equals_one_batch_for_fgsm(mlp_and_data):
     batched = attack_batched(fgsm, model, x, y, 0.1, batch_size=3)
     assert batched.shape == x.shape
     assert (batched - whole).abs().max().item() <= 1e-6
-    assert accuracy(model, batched, y) <= accuracy(model, x, y)
+    assert correct(model, batched, y).sum() <= correct(model, x, y).sum()
 
 
 def test_attack_batched_passes_options_through(mlp_and_data):
@@ -91,8 +99,11 @@ def test_attack_batched_shares_one_generator_across_batches(mlp_and_data):
 
 
 def test_attack_batched_runs_nes_with_its_budget(mlp_and_data):
+    """10 images in batches of 4, 2 steps x 2 x 8 directions: exactly 32 queries per image."""
     model, x, y = mlp_and_data
-    out = attack_batched(nes, model, x, y, 0.1, batch_size=4, steps=2, samples=8,
+    counter = QueryCounter(model)
+    out = attack_batched(nes, counter, x, y, 0.1, batch_size=4, steps=2, samples=8,
                          generator=torch.Generator().manual_seed(0))
+    assert counter.queries == len(x) * 2 * 2 * 8
     assert out.shape == x.shape
     assert (out - x).abs().max().item() <= 0.1 + 1e-6

@@ -99,20 +99,35 @@ def test_group_sum_adds_channel_blocks():
     torch.testing.assert_close(GroupSum(3)(x), x[:, :2] + x[:, 2:4] + x[:, 4:])
 
 
-@pytest.mark.parametrize("arch,field,shape,params", [
+ARCH_CASES = [
     ("small_cnn", "real", (1, 28, 28), 32 * 9 + 32 + 64 * 32 * 9 + 64 + 3136 * 128 + 128 + 1290),
     ("small_cnn", "complex", (1, 28, 28), 2 * (16 * 9 + 16 + 32 * 8 * 9 + 32 + 784 * 128 + 128 + 1280 + 10)),
     ("mlp", "real", (1, 28, 28), 784 * 256 + 256 + 256 * 256 + 256 + 2570),
-    ("cifar_cnn", "complex", (3, 32, 32), None),
-])
+    ("mlp", "complex", (1, 28, 28), 2 * (784 * 256 + 256 + 256 * 256 + 256 + 2570)),
+    # conv weights and biases, BatchNorm's weight and bias (2 per channel), then the two linear layers
+    ("cifar_cnn", "real", (3, 32, 32), (32 * 27 + 32 + 64 * 288 + 64 + 128 * 576 + 128) + 2 * (32 + 64 + 128)
+     + 2048 * 256 + 256 + 2570),
+    ("cifar_cnn", "complex", (3, 32, 32), 2 * (32 * 27 + 32 + 64 * 288 + 64 + 128 * 576 + 128) + 2 * (32 + 64 + 128)
+     + 2 * (2048 * 256 + 256 + 2570)),
+]
+
+
+@pytest.mark.parametrize("arch,field,shape,params", ARCH_CASES)
 def test_architectures_match_method_table(arch, field, shape, params):
     net = build_model(arch, field, shape)
     out = net(torch.rand(2, *shape))
     assert out.shape == (2, 10)
     if field == "complex":
         assert (out >= 0).all()  # logits are magnitudes
-    if params is not None:
-        assert sum(p.numel() for p in net.parameters()) == params
+    assert sum(p.numel() for p in net.parameters()) == params
+
+
+def test_every_architecture_has_a_parameter_count_test():
+    from cvgr.nn import ARCHITECTURES
+    from cvgr.vocab import ARCHITECTURES as NAMES, FIELDS
+    counted = {(a, f) for a, f, _, _ in ARCH_CASES}
+    assert tuple(ARCHITECTURES) == NAMES
+    assert counted == {(a, f) for a in NAMES for f in FIELDS}
 
 
 def test_real_init_std_and_zero_bias():

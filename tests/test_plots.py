@@ -10,12 +10,14 @@ from matplotlib.image import imread
 
 from cvgr.errors import CorruptFileError, CvgrError
 from cvgr.plots import plot_whitebox, plot_zeta, whitebox_figure, zeta_figure
+from cvgr.records import HISTORY_KEYS, TrainingHistory, WhiteboxCurve
+from cvgr.vocab import AttackId, ModelId
 
 EPS = np.round(np.arange(0, 0.31, 0.1), 2)
 
 
 def write_h5(path, attrs: dict, arrays: dict) -> str:
-    """A result file in the contract format: arrays, plain attrs, JSON provenance."""
+    """A hand-made HDF5 file (for files that are not what a record writes)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with h5py.File(path, "w") as f:
         for name, value in arrays.items():
@@ -27,20 +29,22 @@ def write_h5(path, attrs: dict, arrays: dict) -> str:
 
 
 def whitebox(tmp_path, dataset, attack, model, acc) -> str:
-    return write_h5(f"{tmp_path}/whitebox/{dataset}/{attack}/{model}.h5",
-                    dict(dataset=dataset, model=model, attack=attack, steps=1 if attack == "fgsm" else int(attack[3:]),
-                         n_images=200, random_start=attack != "fgsm"),
-                    {"eps": EPS, "accuracy": np.asarray(acc, np.float64)})
+    """A white-box curve over EPS on 100 images with the given accuracies (whole percents)."""
+    path = f"{tmp_path}/whitebox/{dataset}/{attack}/{model}.h5"
+    correct = np.stack([(np.arange(100) < a).astype(np.uint8) for a in acc])
+    WhiteboxCurve(dataset=dataset, model=ModelId.parse(model), attack=AttackId.parse(attack),
+                  random_start=attack != "fgsm", eps=EPS, correct=correct).write(path, {})
+    return path
 
 
 def history(tmp_path, dataset, model, zeta) -> str:
     n = len(zeta)
-    arrays = {f"history/{k}": np.zeros(n) for k in ("train_loss", "train_penalty", "train_acc", "test_loss",
-                                                    "test_acc", "lr")}
-    arrays.update({"history/epoch": np.arange(1, n + 1), "history/zeta": np.asarray(zeta, np.float64)})
-    return write_h5(f"{tmp_path}/models/{dataset}/{model}.h5",
-                    dict(dataset=dataset, model=model, mode="paper", epochs=n, clean_acc=80.0,
-                         final_zeta=float(zeta[-1])), arrays)
+    hist = {k: np.zeros(n) for k in HISTORY_KEYS}
+    hist.update({"epoch": np.arange(1, n + 1, dtype=np.float64), "zeta": np.asarray(zeta, np.float64)})
+    path = f"{tmp_path}/models/{dataset}/{model}.h5"
+    TrainingHistory(dataset=dataset, model=ModelId.parse(model), arch="small_cnn", mode="paper", epochs=n,
+                    train_size=100, eval_images=100, history=hist).write(path, {})
+    return path
 
 
 @pytest.fixture
@@ -81,23 +85,23 @@ def test_plot_whitebox_writes_deterministic_png(whitebox_paths, tmp_path):
     assert sorted(os.listdir(tmp_path / "fig")) == ["a.png", "b.png"]
 
 
-def test_whitebox_without_pgd_keeps_an_empty_panel(tmp_path):
+def test_whitebox_one_panel_per_attack(tmp_path):
     fig = whitebox_figure([whitebox(tmp_path, "mnist", "fgsm", "real-std-s0", [99, 50, 5, 0])], "mnist")
-    assert len(fig.axes) == 2
-    assert len(fig.axes[0].get_lines()) == 1 and len(fig.axes[1].get_lines()) == 0
-    assert [t.get_text() for t in fig.axes[1].texts] == ["(not run)"]
+    assert [ax.get_title() for ax in fig.axes] == ["FGSM"]
+    two = [whitebox(tmp_path, "mnist", a, "real-std-s0", [99, 9, 0, 0]) for a in ("pgd20", "pgd4", "fgsm")]
+    fig = whitebox_figure(two, "mnist")  # two PGD step counts: a panel each, in step order
+    assert [ax.get_title() for ax in fig.axes] == ["FGSM", "PGD-4", "PGD-20"]
+    assert all(len(ax.get_lines()) == 1 for ax in fig.axes)
 
 
 def test_whitebox_errors(whitebox_paths, tmp_path):
-    with pytest.raises(CvgrError, match="no white-box result files"):
+    with pytest.raises(CvgrError, match="no whitebox-curve files"):
         plot_whitebox([], tmp_path / "w.png", "fmnist")
     with pytest.raises(CvgrError, match="for dataset 'svhn' \\(found: fmnist, mnist\\)"):
         plot_whitebox(whitebox_paths, tmp_path / "w.png", "svhn")
-    other = whitebox(tmp_path, "fmnist", "pgd20", "real-std-s0", [1, 1, 1, 1])
-    with pytest.raises(CvgrError, match="several PGD attacks \\(pgd10, pgd20\\)"):
-        plot_whitebox(whitebox_paths + [other], tmp_path / "w.png", "fmnist")
-    bad = write_h5(f"{tmp_path}/bad.h5", dict(dataset="fmnist", model="real-std-s0", n_images=1),
-                   {"eps": EPS, "accuracy": EPS})
+    bad = write_h5(f"{tmp_path}/bad.h5", dict(dataset="fmnist", model="real-std-s0", random_start=False,
+                                              record="whitebox-curve"),
+                   {"eps": EPS, "correct": np.zeros((4, 3), np.uint8)})
     with pytest.raises(CorruptFileError, match="attack") as e:
         plot_whitebox([bad], tmp_path / "w.png", "fmnist")
     assert bad in str(e.value) and "\n" not in str(e.value)
@@ -131,7 +135,9 @@ def test_zeta_errors(tmp_path):
         plot_zeta([std], tmp_path / "z.png", "mnist")
     with pytest.raises(CvgrError, match="no training-history files"):
         plot_zeta([], tmp_path / "z.png", "mnist")
-    nozeta = write_h5(f"{tmp_path}/h.h5", dict(dataset="mnist", model="real-gr64-s0"), {"history/epoch": [1]})
+    nozeta = write_h5(f"{tmp_path}/h.h5", dict(dataset="mnist", model="real-gr64-s0", arch="mlp", mode="paper",
+                                               epochs=1, train_size=1, eval_images=1, record="training-history"),
+                      {"history/epoch": [1]})
     with pytest.raises(CorruptFileError, match="history/zeta") as e:
         plot_zeta([nozeta], tmp_path / "z.png", "mnist")
     assert nozeta in str(e.value)

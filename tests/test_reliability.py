@@ -1,5 +1,4 @@
 """What users rely on when things go wrong: corrupt inputs, changed raw data, NaN, wrong models, CLI errors."""
-import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +8,10 @@ import torch
 from cvgr import cli, steps
 from cvgr.errors import CorruptFileError, NumericalError, ShapeMismatchError, StaleInputError
 from cvgr.io import make_provenance, write_h5
+from cvgr.specs import AttackSpec, Runtime, TrainSpec, WhiteboxSpec
+from cvgr.vocab import AttackId, ModelId
+
+CPU = Runtime(device="cpu")
 
 torch.set_num_threads(1)
 
@@ -31,21 +34,20 @@ def _write_data(path: Path, shape=(1, 28, 28), n=96, raw: Path | None = None) ->
     return path
 
 
-def _spec(**kw):
-    spec = {"dataset": "fmnist", "model": "real-std-s0", "arch": "small_cnn", "field": "real", "beta": 0.0,
-            "mode": "paper", "adv_eps": 0.0, "adv_steps": 4, "adv_random_start": True, "epochs": 1,
-            "batch_size": 32, "lr": 0.01, "momentum": 0.875, "weight_decay": 1e-4, "milestones": [],
-            "gamma": 0.2, "augment": False, "train_size": None, "eval_images": 16, "seed": 0}
-    spec.update(kw)
-    return spec
+def _spec(model="real-std-s0", **kw):
+    base = dict(dataset="fmnist", model=ModelId.parse(model), arch="small_cnn", epochs=1, batch_size=32, lr=0.01,
+                milestones=(), augment=False, eval_images=16)
+    return TrainSpec(**{**base, **kw})
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     d = tmp_path_factory.mktemp("rel")
     data = _write_data(d / "data.h5")
-    steps.train(str(data), str(d / "real-std-s0.pt"), str(d / "real-std-s0.h5"), _spec(), device="cpu",
-                progress=False)
+    ckpt = d / "real-std-s0.ckpt"
+    steps.train(str(data), str(d / "real-std-s0.pt"), str(d / "real-std-s0.h5"), _spec(), runtime=CPU,
+                progress=False, checkpoint=str(ckpt))
+    assert not ckpt.exists()  # written after the epoch, removed once both outputs exist
     return d, data
 
 
@@ -69,8 +71,7 @@ def test_corrupt_model_file_is_named(trained, tmp_path):
     bad = tmp_path / "real-std-s0.pt"
     bad.write_bytes((d / "real-std-s0.pt").read_bytes()[:1000])
     with pytest.raises(CorruptFileError, match=str(bad)):
-        steps.craft(str(data), str(bad), str(tmp_path / "adv.h5"), {"attack": "fgsm", "eps": 0.1, "images": 8},
-                    device="cpu")
+        steps.craft(str(data), str(bad), str(tmp_path / "adv.h5"), AttackSpec(eps=0.1, images=8), runtime=CPU)
     assert not (tmp_path / "adv.h5").exists()
 
 
@@ -79,12 +80,12 @@ def test_truncated_resume_checkpoint_stops_training_with_the_fix(trained, tmp_pa
     d, data = trained
     ckpt = tmp_path / "real-std-s0.ckpt"
     spec = _spec(epochs=2)
-    steps.train(str(data), str(tmp_path / "a.pt"), str(tmp_path / "a.h5"), spec, device="cpu", progress=False,
+    steps.train(str(data), str(tmp_path / "a.pt"), str(tmp_path / "a.h5"), spec, runtime=CPU, progress=False,
                 checkpoint=str(ckpt))
     assert not ckpt.exists()  # removed once the outputs exist
     ckpt.write_bytes((d / "real-std-s0.pt").read_bytes()[:700])  # what a torn write would leave
     with pytest.raises(CorruptFileError) as err:
-        steps.train(str(data), str(tmp_path / "m.pt"), str(tmp_path / "m.h5"), spec, device="cpu",
+        steps.train(str(data), str(tmp_path / "m.pt"), str(tmp_path / "m.h5"), spec, runtime=CPU,
                     progress=False, checkpoint=str(ckpt))
     assert str(ckpt) in str(err.value) and "delete it and rerun" in str(err.value)
     assert not (tmp_path / "m.pt").exists() and not (tmp_path / "m.h5").exists()
@@ -96,16 +97,16 @@ def test_raw_dataset_changed_after_prep_stops_training(tmp_path):
     data = _write_data(tmp_path / "data.h5", raw=raw)
     raw.write_bytes(b"someone replaced the raw file")
     with pytest.raises(StaleInputError, match="train-images-idx3-ubyte.*changed.*forcerun prepare_data"):
-        steps.train(str(data), str(tmp_path / "m.pt"), str(tmp_path / "m.h5"), _spec(), device="cpu",
+        steps.train(str(data), str(tmp_path / "m.pt"), str(tmp_path / "m.h5"), _spec(), runtime=CPU,
                     progress=False)
     assert not (tmp_path / "m.pt").exists()
 
 
 def test_nan_stops_training_and_writes_no_model(tmp_path):
     data = _write_data(tmp_path / "data.h5")
-    spec = _spec(model="real-gr1e+30-s0", beta=1e30, lr=1e30)
-    with pytest.raises(NumericalError, match=r"fmnist/real-gr1e\+30-s0: .* in epoch 1 \(beta=1e\+30"):
-        steps.train(str(data), str(tmp_path / "m.pt"), str(tmp_path / "m.h5"), spec, device="cpu",
+    spec = _spec(model="real-gr1e30-s0".replace("1e30", str(10 ** 30)), lr=1e30)
+    with pytest.raises(NumericalError, match=r"fmnist/real-gr\d+-s0: .* in epoch 1 \(beta=1e\+30"):
+        steps.train(str(data), str(tmp_path / "m.pt"), str(tmp_path / "m.h5"), spec, runtime=CPU,
                     progress=False)
     assert not (tmp_path / "m.pt").exists() and not (tmp_path / "m.h5").exists()
 
@@ -114,7 +115,7 @@ def test_cifar_net_on_28x28_data_is_refused_before_work(tmp_path):
     data = _write_data(tmp_path / "data.h5")
     with pytest.raises(ShapeMismatchError, match="divisible by 8"):
         steps.train(str(data), str(tmp_path / "m.pt"), str(tmp_path / "m.h5"), _spec(arch="cifar_cnn"),
-                    device="cpu", progress=False)
+                    runtime=CPU, progress=False)
 
 
 def test_model_for_other_data_shape_is_refused_before_work(trained, tmp_path):
@@ -122,7 +123,7 @@ def test_model_for_other_data_shape_is_refused_before_work(trained, tmp_path):
     cifar_like = _write_data(tmp_path / "cifar.h5", shape=(3, 32, 32))
     with pytest.raises(ShapeMismatchError, match=r"takes images of shape \(1, 28, 28\).*holds \(3, 32, 32\)"):
         steps.whitebox(str(cifar_like), str(d / "real-std-s0.pt"), str(tmp_path / "wb.h5"),
-                       {"attack": "fgsm", "eps": [0.0, 0.1], "images": 8}, device="cpu")
+                       WhiteboxSpec(attack=AttackId("fgsm"), eps=(0.0, 0.1), images=8), runtime=CPU)
     assert not (tmp_path / "wb.h5").exists()
 
 
@@ -133,13 +134,13 @@ def test_checkpoint_of_another_architecture_is_refused(trained, tmp_path):
     torch.save(state, tmp_path / "liar.pt")
     with pytest.raises(ShapeMismatchError, match="weights do not fit a complex small_cnn"):
         steps.whitebox(str(data), str(tmp_path / "liar.pt"), str(tmp_path / "wb.h5"),
-                       {"attack": "fgsm", "eps": [0.0], "images": 8}, device="cpu")
+                       WhiteboxSpec(attack=AttackId("fgsm"), eps=(0.0,), images=8), runtime=CPU)
 
 
 def test_training_outputs_hold_history_and_provenance(trained):
     from cvgr.io import read_h5
     d, data = trained
     h = read_h5(d / "real-std-s0.h5", required=["history/zeta", "history/test_acc"])
-    assert h.attrs["model"] == "real-std-s0" and h.attrs["epochs"] == 1
+    assert h.attrs["model"] == "real-std-s0" and h.attrs["epochs"] == 1 and h.attrs["record"] == "training-history"
     assert h.provenance["stage"] == "train" and h.provenance["inputs"][0]["path"] == str(data)
-    assert not os.path.exists(d / "checkpoints")
+    assert h.provenance["config"] == _spec().to_dict()

@@ -84,28 +84,47 @@ def run_on_slurm(cluster: SlurmCluster, snakefile: Path, workdir: Path, *extra: 
     return {job_id: Path(path) for job_id, path in SUBMITTED.findall(log.read_text())}
 
 
-def test_slurm_profile_asks_gpus_for_compute_rules_only():
-    """GPU requests: exactly the training/attack/transfer/NES rules, one GPU each; none by default."""
+def gpus_per_rule(tmp_path: Path, device: str) -> dict[str, set[int]]:
+    """{rule: the gpu counts its jobs ask for} in a dry run of configs/test.yaml with ``device``."""
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    cfg["device"] = device
+    (tmp_path / f"{device}.yaml").write_text(yaml.safe_dump(cfg))
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(tmp_path),
+                          "--configfile", str(tmp_path / f"{device}.yaml"), "-n", "--forceall"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    asked: dict[str, set[int]] = {}
+    rule = None
+    for line in res.stdout.splitlines():
+        if m := re.match(r"^(?:local)?rule (\w+):$", line):
+            rule = m.group(1)
+            asked.setdefault(rule, set())
+        elif line.startswith("    resources: ") and rule:
+            found = re.search(r"\bgpu=(\d+)", line)
+            asked[rule].add(int(found.group(1)) if found else 0)
+    return asked
+
+
+def test_rules_that_compute_ask_for_one_gpu_when_the_device_is_cuda(tmp_path: Path):
+    """The workflow's own resources: a GPU per training/attack/transfer/NES job on CUDA, none on the CPU."""
+    cuda = gpus_per_rule(tmp_path, "cuda")
+    assert {r for r, n in cuda.items() if n == {1}} == GPU_RULES
+    assert all(n <= {0} for r, n in cuda.items() if r not in GPU_RULES)  # data, tables, figures: no GPU
+    assert all(n <= {0} for n in gpus_per_rule(tmp_path, "cpu").values())
     profile = load_profile(SLURM_PROFILE)
     assert profile["executor"] == "slurm"
-    assert not set(GPU_KEYS) & set(profile["default-resources"])
-    gpu_rules = {rule for rule, res in profile["set-resources"].items() if set(GPU_KEYS) & set(res)}
-    assert gpu_rules == GPU_RULES
-    assert all(profile["set-resources"][rule]["gpu"] == 1 for rule in GPU_RULES)
+    assert not set(GPU_KEYS) & (set(profile["default-resources"])
+                                | {k for res in profile["set-resources"].values() for k in res})
 
 
-def test_profiles_parse_and_name_real_rules(tmp_path: Path):
-    """Both profiles load with the installed snakemake/plugin; set-resources names only rules of the workflow."""
-    if not SNAKEFILE.exists():
-        pytest.skip("Snakefile not written yet")
-    rules = set()
-    for profile in (SLURM_PROFILE, LOCAL_PROFILE):
-        res = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--configfile",
-                              str(TEST_CONFIG), "--directory", str(tmp_path), "--profile", str(profile),
-                              "--list-rules"], capture_output=True, text=True, timeout=300)
-        assert res.returncode == 0, res.stdout + res.stderr
-        rules = set(res.stdout.split())
-    assert set(load_profile(SLURM_PROFILE)["set-resources"]) <= rules
+@pytest.mark.parametrize("profile", [SLURM_PROFILE, LOCAL_PROFILE], ids=["slurm", "local"])
+def test_profiles_parse_and_name_real_rules(tmp_path: Path, profile: Path):
+    """Each profile loads with the installed snakemake/plugin; its set-resources names only rules of the workflow."""
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--configfile",
+                          str(TEST_CONFIG), "--directory", str(tmp_path), "--profile", str(profile),
+                          "--list-rules"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert set(load_profile(profile).get("set-resources") or {}) <= set(res.stdout.split())
 
 
 SMOKE_SNAKEFILE = """\
@@ -152,8 +171,6 @@ def _provenance_job_ids(results: Path) -> dict[str, str | None]:
 @pytest.mark.slow
 def test_workflow_on_slurm_matches_local_run(slurm_cluster: SlurmCluster, runs, tmp_path: Path):
     """configs/test.yaml through profiles/slurm: every result file made by a SLURM job, tables = a local run's."""
-    if not (SNAKEFILE.exists() and TEST_CONFIG.exists()):
-        pytest.skip("the workflow (Snakefile, configs/test.yaml) is not written yet")
     local, cluster = runs[0], tmp_path / "slurm"  # the local reference: the workflow tests' --cores 2 run
     submitted = run_on_slurm(slurm_cluster, SNAKEFILE, cluster, "--configfile", str(TEST_CONFIG))
 

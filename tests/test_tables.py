@@ -1,9 +1,9 @@
 """Final tables: exact CSV/Markdown from fixture result files with known accuracies.
 
-The fixtures are written with h5py directly in the shared contract format (plain attrs plus
-a JSON 'provenance' attr), independent of cvgr.io's writer. The transfer fixture uses the
-paper's reported numbers (docs/SEED_RESULTS.md) as cell accuracies, so the table written by
-cvgr must reproduce the paper's table row for row.
+The fixtures are result records (cvgr.records) whose per-image correctness gives the wanted
+accuracy; tests/test_records.py checks the records' files against h5py independently. The
+transfer fixture uses the paper's reported numbers (cvgr/reference/paper_results.csv) as cell
+accuracies, so the table written by cvgr must reproduce the paper's table row for row.
 """
 from __future__ import annotations
 
@@ -15,12 +15,15 @@ import numpy as np
 import pytest
 
 from cvgr.errors import CorruptFileError, CvgrError
+from cvgr.records import NesResult, TrainingHistory, TransferCell, WhiteboxCurve
+from cvgr.specs import NesSpec
 from cvgr.tables import (write_nes_table, write_training_table, write_transfer_table,
                          write_whitebox_table)
+from cvgr.vocab import AttackId, ModelId, transfer_role
 
 
 def write_h5(path, attrs: dict, arrays: dict | None = None) -> str:
-    """A result file in the contract format: arrays, plain attrs, JSON provenance."""
+    """A hand-made HDF5 file (for files that are not what a record writes)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with h5py.File(path, "w") as f:
         for name, value in (arrays or {}).items():
@@ -31,11 +34,19 @@ def write_h5(path, attrs: dict, arrays: dict | None = None) -> str:
     return str(path)
 
 
+def outcomes(accuracy: float, n: int) -> np.ndarray:
+    """n per-image outcomes (0/1) whose mean is exactly ``accuracy`` percent."""
+    k = round(accuracy * n / 100)
+    assert abs(k * 100 / n - accuracy) < 1e-9, f"{accuracy}% is not a whole number of {n} images"
+    return (np.arange(n) < k).astype(np.uint8)
+
+
 def cell(tmp_path, dataset, source, target, accuracy, eps=0.16, n=1000, attack="fgsm") -> str:
-    correct = np.zeros(n, np.uint8)
-    return write_h5(f"{tmp_path}/transfer/{dataset}/{source}/{target}.h5",
-                    dict(dataset=dataset, source=source, target=target, attack=attack, eps=eps,
-                         n_images=n, accuracy=accuracy), {"correct": correct})
+    path = f"{tmp_path}/transfer/{dataset}/{source}/{target}.h5"
+    s, t = ModelId.parse(source), ModelId.parse(target)
+    TransferCell(dataset=dataset, source=s, target=t, role=transfer_role(s, t), attack=AttackId.parse(attack),
+                 eps=eps, correct=outcomes(accuracy, n)).write(path, {})
+    return path
 
 
 def md_rows(text: str) -> list[list[str]]:
@@ -103,9 +114,9 @@ def test_transfer_table_reproduces_paper_layout(tmp_path):
 
 
 def test_transfer_table_exact_files_with_missing_cells(tmp_path):
-    paths = [cell(tmp_path, "fmnist", "real-std-s0", "real-std-s0", 2.2, n=100),
-             cell(tmp_path, "fmnist", "real-gr64-s0", "real-gr64-s0", 53.14, n=100),
-             cell(tmp_path, "fmnist", "real-std-s0", "complex-gr64-s1", 68.5, n=100)]
+    paths = [cell(tmp_path, "fmnist", "real-std-s0", "real-std-s0", 2.2, n=10000),
+             cell(tmp_path, "fmnist", "real-gr64-s0", "real-gr64-s0", 53.14, n=10000),
+             cell(tmp_path, "fmnist", "real-std-s0", "complex-gr64-s1", 68.5, n=10000)]
     write_transfer_table(paths, tmp_path / "t.csv", tmp_path / "t.md")
     assert (tmp_path / "t.csv").read_text() == (
         "source,target,fmnist_std,fmnist_gr,fmnist_eps,fmnist_beta\n"
@@ -125,7 +136,7 @@ def test_transfer_table_exact_files_with_missing_cells(tmp_path):
         'Accuracy (%) of each target on FGSM examples crafted on the source; cells are "source Std. / '
         'source G.R.". Sources are the seed-0 copies ("Self" = the source itself, white-box); the other '
         "targets are independently trained copies with another seed. \u2014 = not run.\n\n"
-        "Test images per cell: FMNIST 100.\n\n"
+        "Test images per cell: FMNIST 10000.\n\n"
         "| source   | target   | FMNIST (eps 0.16, beta 64)   |\n"
         "|----------|----------|------------------------------|\n"
         "| real     | Self     | 2.2 / 53.1                   |\n"
@@ -176,10 +187,15 @@ def test_transfer_errors_name_the_problem(tmp_path):
         write_transfer_table([], tmp_path / "t.csv", tmp_path / "t.md")
     assert "no transfer-cell files" in _one_line_error(e)
 
-    bad = write_h5(f"{tmp_path}/bad.h5", dict(dataset="mnist", source="real-std-s0", target="real-std-s0"))
+    bad = write_h5(f"{tmp_path}/bad.h5", dict(dataset="mnist", source="real-std-s0", target="real-std-s0",
+                                              record="transfer-cell"))
     with pytest.raises(CorruptFileError) as e:
         write_transfer_table([bad], tmp_path / "t.csv", tmp_path / "t.md")
-    assert bad in _one_line_error(e) and "accuracy" in str(e.value) and "eps" in str(e.value)
+    assert bad in _one_line_error(e) and "role" in str(e.value)
+    nes_file = nes_files(tmp_path / "nes")[0]
+    with pytest.raises(CvgrError, match="is a nes-result file, not a transfer-cell file") as e:
+        write_transfer_table([nes_file], tmp_path / "t.csv", tmp_path / "t.md")
+    assert nes_file in _one_line_error(e)
 
     a = cell(tmp_path, "mnist", "real-std-s0", "real-std-s1", 50.0)
     dup = cell(tmp_path / "copy", "mnist", "real-std-s0", "real-std-s1", 51.0)
@@ -211,18 +227,21 @@ def test_transfer_errors_name_the_problem(tmp_path):
 
 # --------------------------------------------------------------------------- NES
 
-NES = {"real-std-s0": (0.0, 80.0), "real-gr64-s0": (62.3, 75.04), "real-adv0.2-s0": (76.3, 77.0),
-       "complex-std-s0": (0.0, 81.0), "complex-gr64-s0": (68.44, 79.0)}
+NES = {"real-std-s0": (0.0, 80.0), "real-gr64-s0": (62.3, 75.1), "real-adv0.2-s0": (76.3, 77.0),
+       "complex-std-s0": (0.0, 81.0), "complex-gr64-s0": (68.4, 79.0)}
+
+
+def nes_file(path, dataset, model, acc, clean, n=1000, queries_per_image=None, **spec) -> str:
+    settings = NesSpec(**{"eps": 0.16, "steps": 8, "queries": 4000, "sigma": 0.001, "images": n, **spec})
+    NesResult(dataset=dataset, model=ModelId.parse(model), spec=settings,
+              queries_per_image=float(settings.queries if queries_per_image is None else queries_per_image),
+              correct=outcomes(acc, n), clean_correct=outcomes(clean, n)).write(path, {})
+    return str(path)
 
 
 def nes_files(tmp_path, **override) -> list[str]:
-    paths = []
-    for model, (acc, clean) in NES.items():
-        attrs = dict(dataset="fmnist", model=model, eps=0.16, steps=8, samples=250, sigma=0.001,
-                     queries_per_image=4000.0, n_images=1000, accuracy=acc, clean_accuracy=clean)
-        attrs.update(override.get(model, {}))
-        paths.append(write_h5(f"{tmp_path}/nes/fmnist/{model}.h5", attrs, {"correct": np.zeros(1000, np.uint8)}))
-    return paths[::-1]
+    return [nes_file(f"{tmp_path}/nes/fmnist/{model}.h5", "fmnist", model, acc, clean, **override.get(model, {}))
+            for model, (acc, clean) in NES.items()][::-1]
 
 
 def test_nes_table_layout_and_values(tmp_path):
@@ -231,7 +250,7 @@ def test_nes_table_layout_and_values(tmp_path):
     df = df.loc["fmnist"]
     assert list(df.index) == ["real-valued", "complex-valued"]
     assert list(df.columns) == ["no defense", "beta 64 G.R.", "eps 0.2 adversarial training"]
-    assert df.loc["complex-valued", "beta 64 G.R."] == 68.44
+    assert df.loc["complex-valued", "beta 64 G.R."] == pytest.approx(68.4)
     assert np.isnan(df.loc["complex-valued", "eps 0.2 adversarial training"])
     assert (tmp_path / "n.md").read_text() == (
         "# Query-based attack (NES)\n\n"
@@ -245,16 +264,16 @@ def test_nes_table_layout_and_values(tmp_path):
         "Clean accuracy on the same images:\n\n"
         "| network        | no defense   | beta 64 G.R.   | eps 0.2 adversarial training   |\n"
         "|----------------|--------------|----------------|--------------------------------|\n"
-        "| real-valued    | 80.0%        | 75.0%          | 77.0%                          |\n"
+        "| real-valued    | 80.0%        | 75.1%          | 77.0%                          |\n"
         "| complex-valued | 81.0%        | 79.0%          | (not run)                      |\n"
     )
     assert (tmp_path / "n.csv").read_text() == (
         "dataset,model,field,defense,beta,adv_eps,n_images,queries_per_image,eps,steps,accuracy,clean_accuracy\n"
         "fmnist,real-std-s0,real,std,0,0,1000,4000,0.16,8,0.0000,80.0000\n"
-        "fmnist,real-gr64-s0,real,gr,64,0,1000,4000,0.16,8,62.3000,75.0400\n"
+        "fmnist,real-gr64-s0,real,gr,64,0,1000,4000,0.16,8,62.3000,75.1000\n"
         "fmnist,real-adv0.2-s0,real,adv,0,0.2,1000,4000,0.16,8,76.3000,77.0000\n"
         "fmnist,complex-std-s0,complex,std,0,0,1000,4000,0.16,8,0.0000,81.0000\n"
-        "fmnist,complex-gr64-s0,complex,gr,64,0,1000,4000,0.16,8,68.4400,79.0000\n"
+        "fmnist,complex-gr64-s0,complex,gr,64,0,1000,4000,0.16,8,68.4000,79.0000\n"
     )
 
 
@@ -262,14 +281,13 @@ def test_nes_only_present_defenses_get_columns(tmp_path):
     paths = [p for p in nes_files(tmp_path) if "gr64" in p]
     df = write_nes_table(paths, tmp_path / "n.csv", tmp_path / "n.md")
     assert list(df.columns) == ["beta 64 G.R."]
-    assert df["beta 64 G.R."].tolist() == [62.3, 68.44]
+    assert df["beta 64 G.R."].tolist() == pytest.approx([62.3, 68.4])
 
 
 def test_nes_one_section_per_dataset(tmp_path):
     fm = nes_files(tmp_path / "fm")
-    mn = write_h5(f"{tmp_path}/mn/real-gr32-s0.h5", dict(
-        dataset="mnist", model="real-gr32-s0", eps=0.3, steps=4, samples=10, sigma=0.001,
-        queries_per_image=80, n_images=50, accuracy=90.0, clean_accuracy=98.0))
+    mn = nes_file(f"{tmp_path}/mn/real-gr32-s0.h5", "mnist", "real-gr32-s0", 90.0, 98.0, n=50, eps=0.3, steps=4,
+                  queries=80)
     df = write_nes_table(fm + [mn], tmp_path / "n.csv", tmp_path / "n.md")
     assert list(df.index.get_level_values(0)) == ["mnist", "mnist", "fmnist", "fmnist"]
     assert df.loc[("mnist", "real-valued"), "beta 32 G.R."] == 90.0
@@ -293,41 +311,40 @@ def test_nes_is_deterministic(tmp_path):
 
 
 def test_nes_mixed_settings_and_duplicates_are_errors(tmp_path):
-    with pytest.raises(CvgrError, match="steps = 8, 16"):
-        write_nes_table(nes_files(tmp_path, **{"real-std-s0": {"steps": 16}}), tmp_path / "n.csv", tmp_path / "n.md")
+    with pytest.raises(CvgrError, match="steps = 8, 10"):
+        write_nes_table(nes_files(tmp_path, **{"real-std-s0": {"steps": 10}}), tmp_path / "n.csv", tmp_path / "n.md")
     paths = nes_files(tmp_path / "a")
-    extra = write_h5(f"{tmp_path}/b/real-gr64-s1.h5", dict(
-        dataset="fmnist", model="real-gr64-s1", eps=0.16, steps=8, samples=250, sigma=0.001,
-        queries_per_image=4000, n_images=1000, accuracy=1.0, clean_accuracy=2.0))
+    extra = nes_file(f"{tmp_path}/b/real-gr64-s1.h5", "fmnist", "real-gr64-s1", 1.0, 2.0)
     with pytest.raises(CvgrError, match="fmnist real-valued, beta 64 G.R.") as e:
         write_nes_table(paths + [extra], tmp_path / "n.csv", tmp_path / "n.md")
     assert extra in _one_line_error(e)
-    with pytest.raises(CvgrError, match="no NES result files"):
+    with pytest.raises(CvgrError, match="no nes-result files"):
         write_nes_table([], tmp_path / "n.csv", tmp_path / "n.md")
 
 
 # --------------------------------------------------------------------------- white-box, training
 
 def whitebox_file(tmp_path, dataset, attack, model, acc, eps=(0.0, 0.1, 0.2), n=500) -> str:
-    return write_h5(f"{tmp_path}/whitebox/{dataset}/{attack}/{model}.h5",
-                    dict(dataset=dataset, model=model, attack=attack, steps=int(attack[3:] or 1) if attack != "fgsm"
-                         else 1, n_images=n, random_start=attack != "fgsm"),
-                    {"eps": np.asarray(eps, np.float64), "accuracy": np.asarray(acc, np.float64)})
+    path = f"{tmp_path}/whitebox/{dataset}/{attack}/{model}.h5"
+    WhiteboxCurve(dataset=dataset, model=ModelId.parse(model), attack=AttackId.parse(attack),
+                  random_start=attack != "fgsm", eps=np.asarray(eps, np.float64),
+                  correct=np.stack([outcomes(a, n) for a in acc])).write(path, {})
+    return path
 
 
 def test_whitebox_long_table_sorted(tmp_path):
     paths = [whitebox_file(tmp_path, "fmnist", "pgd10", "complex-gr64-s0", [90.0, 50.0, 20.0]),
              whitebox_file(tmp_path, "fmnist", "fgsm", "complex-gr64-s0", [90.0, 60.0, 30.0]),
              whitebox_file(tmp_path, "fmnist", "pgd10", "real-std-s0", [91.0, 5.0, 0.0]),
-             whitebox_file(tmp_path, "mnist", "fgsm", "real-gr64-s0", [99.0, 90.5, 70.25], eps=(0.2, 0.0, 0.1), n=100)]
+             whitebox_file(tmp_path, "mnist", "fgsm", "real-gr64-s0", [99.0, 90.5, 70.25], eps=(0.2, 0.0, 0.1), n=400)]
     df = write_whitebox_table(paths, tmp_path / "w.csv")
     assert list(df.columns) == ["dataset", "attack", "model", "field", "defense", "beta", "adv_eps", "eps",
                                 "accuracy", "n_images"]
     assert (tmp_path / "w.csv").read_text() == (
         "dataset,attack,model,field,defense,beta,adv_eps,eps,accuracy,n_images\n"
-        "mnist,fgsm,real-gr64-s0,real,gr,64,0,0,90.5000,100\n"
-        "mnist,fgsm,real-gr64-s0,real,gr,64,0,0.1,70.2500,100\n"
-        "mnist,fgsm,real-gr64-s0,real,gr,64,0,0.2,99.0000,100\n"
+        "mnist,fgsm,real-gr64-s0,real,gr,64,0,0,90.5000,400\n"
+        "mnist,fgsm,real-gr64-s0,real,gr,64,0,0.1,70.2500,400\n"
+        "mnist,fgsm,real-gr64-s0,real,gr,64,0,0.2,99.0000,400\n"
         "fmnist,fgsm,complex-gr64-s0,complex,gr,64,0,0,90.0000,500\n"
         "fmnist,fgsm,complex-gr64-s0,complex,gr,64,0,0.1,60.0000,500\n"
         "fmnist,fgsm,complex-gr64-s0,complex,gr,64,0,0.2,30.0000,500\n"
@@ -342,30 +359,41 @@ def test_whitebox_long_table_sorted(tmp_path):
     assert (tmp_path / "w.csv").read_bytes() == (tmp_path / "w2.csv").read_bytes()
 
 
+def test_whitebox_two_pgd_attacks_are_two_curves(tmp_path):
+    paths = [whitebox_file(tmp_path, "fmnist", a, "real-std-s0", acc)
+             for a, acc in (("pgd10", [91.0, 4.0, 0.0]), ("pgd4", [91.0, 6.0, 1.0]), ("fgsm", [91.0, 20.0, 8.0]))]
+    df = write_whitebox_table(paths, tmp_path / "w.csv")
+    assert df["attack"].tolist() == ["fgsm"] * 3 + ["pgd4"] * 3 + ["pgd10"] * 3
+
+
 def test_whitebox_bad_files(tmp_path):
-    short = whitebox_file(tmp_path, "mnist", "fgsm", "real-std-s0", [90.0, 50.0])
-    with pytest.raises(CorruptFileError, match="differ in length") as e:
+    short = write_h5(f"{tmp_path}/short.h5", dict(dataset="mnist", model="real-std-s0", attack="fgsm",
+                                                  random_start=False, record="whitebox-curve"),
+                     {"eps": np.zeros(3), "correct": np.zeros((2, 5), np.uint8)})
+    with pytest.raises(CorruptFileError, match="one row per eps") as e:
         write_whitebox_table([short], tmp_path / "w.csv")
     assert short in _one_line_error(e)
-    noarr = write_h5(f"{tmp_path}/x.h5", dict(dataset="mnist", model="real-std-s0", attack="fgsm", n_images=3),
-                     {"eps": np.zeros(3)})
-    with pytest.raises(CorruptFileError, match="accuracy") as e:
+    noarr = write_h5(f"{tmp_path}/x.h5", dict(dataset="mnist", model="real-std-s0", attack="fgsm",
+                                              random_start=False, record="whitebox-curve"), {"eps": np.zeros(3)})
+    with pytest.raises(CorruptFileError, match="missing array 'correct'") as e:
         write_whitebox_table([noarr], tmp_path / "w.csv")
     assert noarr in str(e.value)
-    badname = whitebox_file(tmp_path, "mnist", "fgsm", "realstd", [1.0, 2.0, 3.0])
+    badname = write_h5(f"{tmp_path}/y.h5", dict(dataset="mnist", model="realstd", attack="fgsm",
+                                                random_start=False, record="whitebox-curve"),
+                       {"eps": np.zeros(1), "correct": np.zeros((1, 2), np.uint8)})
     with pytest.raises(CorruptFileError, match="'realstd' is not a model name"):
         write_whitebox_table([badname], tmp_path / "w.csv")
 
 
 def history_file(tmp_path, dataset, model, mode, clean_acc, final_zeta, epochs=3, train_size=2000) -> str:
-    m = {"std": ("std", 0.0, 0.0), "gr64": ("gr", 64.0, 0.0), "adv0.2": ("adv", 0.0, 0.2)}[model.split("-")[1]]
-    arrays = {f"history/{k}": np.arange(epochs, dtype=np.float64) for k in
-              ("train_loss", "train_penalty", "train_acc", "test_loss", "test_acc", "zeta", "lr")}
-    arrays["history/epoch"] = np.arange(1, epochs + 1)
-    return write_h5(f"{tmp_path}/models/{dataset}/{model}.h5",
-                    dict(dataset=dataset, model=model, arch="small_cnn", field=model.split("-")[0], defense=m[0],
-                         beta=m[1], adv_eps=m[2], mode=mode, epochs=epochs, seed=int(model[-1]),
-                         train_size=train_size, clean_acc=clean_acc, final_zeta=final_zeta), arrays)
+    history = {k: np.arange(epochs, dtype=np.float64) for k in
+               ("train_loss", "train_penalty", "train_acc", "test_loss", "test_acc", "zeta", "lr")}
+    history["epoch"] = np.arange(1, epochs + 1, dtype=np.float64)
+    history["test_acc"][-1], history["zeta"][-1] = clean_acc, final_zeta
+    path = f"{tmp_path}/models/{dataset}/{model}.h5"
+    TrainingHistory(dataset=dataset, model=ModelId.parse(model), arch="small_cnn", mode=mode, epochs=epochs,
+                    train_size=train_size, eval_images=2000, history=history).write(path, {})
+    return path
 
 
 def test_training_table(tmp_path):
@@ -386,8 +414,8 @@ def test_training_table(tmp_path):
     with pytest.raises(CvgrError, match="fmnist real-gr64-s0") as e:
         write_training_table(paths + [dup], tmp_path / "h.csv")
     assert dup in _one_line_error(e)
-    nozeta = write_h5(f"{tmp_path}/nz.h5", dict(dataset="mnist", model="real-std-s0", mode="paper", epochs=1,
-                                                train_size=10, clean_acc=1.0))
-    with pytest.raises(CorruptFileError, match="final_zeta") as e:
-        write_training_table([nozeta], tmp_path / "h.csv")
-    assert nozeta in str(e.value)
+    noeval = write_h5(f"{tmp_path}/nz.h5", dict(dataset="mnist", model="real-std-s0", arch="mlp", mode="paper",
+                                                epochs=1, train_size=10, record="training-history"))
+    with pytest.raises(CorruptFileError, match="eval_images") as e:
+        write_training_table([noeval], tmp_path / "h.csv")
+    assert noeval in str(e.value)

@@ -4,7 +4,9 @@ import torch
 
 from cvgr.augment import Augmentation, augment_batch
 from cvgr.errors import NumericalError
-from cvgr.train import HISTORY_KEYS, TrainSpec, train
+from cvgr.specs import PgdTraining, TrainSpec
+from cvgr.train import HISTORY_KEYS, train
+from cvgr.vocab import ModelId
 
 torch.set_num_threads(1)
 
@@ -20,34 +22,39 @@ def _toy_data(n=256, seed=0):
     return x, y
 
 
-def _spec(**kw):
-    base = dict(arch="small_cnn", field="complex", epochs=2, batch_size=32, lr=0.05, milestones=(1,), gamma=0.2,
-                seed=7, num_classes=4, name="toy")
+def _spec(field="complex", beta=0.0, adv_eps=0.0, adv_steps=2, dataset="toy", **kw):
+    """A toy run; ``dataset="fmnist"`` turns on that dataset's augmentation (unknown names have none)."""
+    base = dict(arch="small_cnn", epochs=2, batch_size=32, lr=0.05, milestones=(1,), gamma=0.2)
     base.update(kw)
-    return TrainSpec(**base)
+    model = ModelId.of(field, beta=beta, adv_eps=adv_eps, seed=7)
+    pgd = PgdTraining(steps=adv_steps, random_start=True) if adv_eps else None
+    return TrainSpec(dataset=dataset, model=model, pgd=pgd, **base)
+
+
+def _train(spec, *args, **kw):
+    return train(spec, *args, num_classes=4, progress=False, **kw)
 
 
 def test_training_learns_and_records_history():
     x, y = _toy_data()
-    model, hist = train(_spec(epochs=3), x[:192], y[:192], x[192:], y[192:], progress=False, log=lambda m: None)
+    model, hist = _train(_spec(epochs=3), x[:192], y[:192], x[192:], y[192:], log=lambda m: None)
     assert set(hist) == set(HISTORY_KEYS)
     assert hist["epoch"] == [1.0, 2.0, 3.0]
     assert hist["lr"] == pytest.approx([0.05, 0.01, 0.01])  # x0.2 after milestone epoch 1
     assert hist["test_acc"][-1] > 60.0  # 4 classes: chance is 25%
-    assert hist["zeta"] == pytest.approx([1.0] * 3, abs=1e-6)  # beta = 0
 
 
 def test_regularized_training_has_penalty_and_zeta_below_one():
     x, y = _toy_data(128)
-    _, hist = train(_spec(beta=64.0, epochs=1), x, y, x[:32], y[:32], progress=False, log=lambda m: None)
+    _, hist = _train(_spec(beta=64.0, epochs=1), x, y, x[:32], y[:32], log=lambda m: None)
     assert hist["train_penalty"][0] > 0
     assert 0 < hist["zeta"][0] < 1
 
 
 def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path):
     x, y = _toy_data(128)
-    spec = _spec(beta=8.0, augmentation=Augmentation(flip=True, pad=1))
-    full, full_hist = train(spec, x, y, x[:32], y[:32], progress=False, log=lambda m: None)
+    spec = _spec(beta=8.0, dataset="fmnist")
+    full, full_hist = _train(spec, x, y, x[:32], y[:32], log=lambda m: None)
 
     ckpt = tmp_path / "m.ckpt"
 
@@ -57,10 +64,10 @@ def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path):
     # log() is called after each epoch's evaluation and before its checkpoint is saved:
     # dying there loses epoch 2 and leaves the checkpoint of epoch 1.
     with pytest.raises(KeyboardInterrupt):
-        train(spec, x, y, x[:32], y[:32], checkpoint=ckpt, fingerprint="f", progress=False, log=die_in_epoch_2)
+        _train(spec, x, y, x[:32], y[:32], checkpoint=ckpt, fingerprint="f", log=die_in_epoch_2)
     assert ckpt.exists()
     messages = []
-    resumed, hist = train(spec, x, y, x[:32], y[:32], checkpoint=ckpt, fingerprint="f", progress=False,
+    resumed, hist = _train(spec, x, y, x[:32], y[:32], checkpoint=ckpt, fingerprint="f",
                           log=messages.append)
     assert any("resuming after epoch 1" in m for m in messages)
     assert hist == full_hist
@@ -71,10 +78,10 @@ def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path):
 def test_stale_checkpoint_is_ignored_with_a_message(tmp_path):
     x, y = _toy_data(64)
     ckpt = tmp_path / "m.ckpt"
-    train(_spec(epochs=1), x, y, x[:16], y[:16], checkpoint=ckpt, fingerprint="old", progress=False,
+    _train(_spec(epochs=1), x, y, x[:16], y[:16], checkpoint=ckpt, fingerprint="old",
           log=lambda m: None)
     messages = []
-    _, hist = train(_spec(epochs=1), x, y, x[:16], y[:16], checkpoint=ckpt, fingerprint="new", progress=False,
+    _, hist = _train(_spec(epochs=1), x, y, x[:16], y[:16], checkpoint=ckpt, fingerprint="new",
                     log=messages.append)
     assert any("another configuration" in m for m in messages)
     assert len(hist["epoch"]) == 1
@@ -82,30 +89,36 @@ def test_stale_checkpoint_is_ignored_with_a_message(tmp_path):
 
 def test_nan_loss_stops_with_model_epoch_and_beta():
     x, y = _toy_data(64)
-    with pytest.raises(NumericalError, match=r"toy: train_(loss|penalty) became (nan|inf) in epoch 1 \(beta=1e\+30"):
-        train(_spec(beta=1e30, lr=1e30, epochs=1, field="real"), x, y, x[:16], y[:16], progress=False,
+    with pytest.raises(NumericalError, match=r"toy/real-gr\d+-s7: train_(loss|penalty) became (nan|inf) in epoch 1 \(beta=1e\+30"):
+        _train(_spec(beta=1e30, lr=1e30, epochs=1, field="real"), x, y, x[:16], y[:16],
               log=lambda m: None)
 
 
 def test_adversarial_training_runs_and_differs_from_standard():
     x, y = _toy_data(64)
-    std, _ = train(_spec(epochs=1, field="real"), x, y, x[:16], y[:16], progress=False, log=lambda m: None)
-    adv, hist = train(_spec(epochs=1, field="real", adv_eps=0.2, adv_steps=2), x, y, x[:16], y[:16],
-                      progress=False, log=lambda m: None)
+    std, _ = _train(_spec(epochs=1, field="real"), x, y, x[:16], y[:16], log=lambda m: None)
+    adv, hist = _train(_spec(epochs=1, field="real", adv_eps=0.2, adv_steps=2), x, y, x[:16], y[:16],
+                       log=lambda m: None)
     assert len(hist["epoch"]) == 1
     assert any(not torch.equal(a, b) for a, b in zip(std.state_dict().values(), adv.state_dict().values()))
 
 
 def test_augmentation_flips_and_shifts_within_edge_padding():
+    """Each image is one of the 18 flips x crops of its edge-padded self, and the draws use most of them."""
     x = torch.rand(64, 1, 28, 28)
     out = augment_batch(x, Augmentation(flip=True, pad=1), torch.Generator().manual_seed(0))
     assert out.shape == x.shape
+    used = set()
     for i in range(64):
-        candidates = []
-        for img in (x[i], x[i].flip(2)):  # every crop of the edge-padded image, flipped or not
+        matches = []
+        for flip, img in ((False, x[i]), (True, x[i].flip(2))):  # every crop of the padded image, flipped or not
             padded = torch.nn.functional.pad(img[None], (1, 1, 1, 1), mode="replicate")[0]
-            candidates += [padded[:, r:r + 28, c:c + 28] for r in range(3) for c in range(3)]
-        assert any(torch.equal(out[i], cd) for cd in candidates)
+            matches += [(flip, r, c) for r in range(3) for c in range(3)
+                        if torch.equal(out[i], padded[:, r:r + 28, c:c + 28])]
+        assert len(matches) == 1, f"image {i} matches {matches}"
+        used.add(matches[0])
+    assert len(used) >= 12  # 64 uniform draws of 18 transforms: identity-only would give 1
+    assert any(flip for flip, _, _ in used) and any((r, c) != (1, 1) for _, r, c in used)
     again = augment_batch(x, Augmentation(flip=True, pad=1), torch.Generator().manual_seed(0))
     assert torch.equal(out, again)
     assert augment_batch(x, None, torch.Generator()) is x

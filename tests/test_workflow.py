@@ -111,10 +111,11 @@ def test_models_and_histories(runs):
         for key in ("epoch", "train_loss", "train_penalty", "train_acc", "test_loss", "test_acc", "zeta", "lr"):
             assert hist.arrays[f"history/{key}"].shape == (1,), key  # 1 epoch
         a = hist.attrs
-        assert (a["model"], a["field"], a["mode"], a["epochs"], a["train_size"], a["seed"]) == \
-            (name, field, "paper", 1, 256, int(seed[1:]))
-        assert a["beta"] == (64.0 if defense == "gr64" else 0.0)
-        assert a["adv_eps"] == (0.2 if defense == "adv0.2" else 0.0)
+        assert (a["record"], a["model"], a["mode"], a["epochs"], a["train_size"], a["eval_images"]) == \
+            ("training-history", name, "paper", 1, 256, 50)
+        spec = hist.provenance["config"]
+        assert (spec["model"], spec["arch"], spec["lr"]) == (name, "small_cnn", 0.005)
+        assert (spec["pgd"] is not None) == (defense == "adv0.2")
         assert a["clean_acc"] == hist.arrays["history/test_acc"][-1]
         assert a["final_zeta"] == hist.arrays["history/zeta"][-1]
         # lineage: the model records the exact data file it was trained on
@@ -152,6 +153,9 @@ def test_transfer_cells(runs):
         r = read_h5(root / cell)
         _, _, _, source, target = Path(cell).with_suffix("").parts
         assert (r.attrs["source"], r.attrs["target"], r.attrs["n_images"], r.attrs["eps"]) == (source, target, 50, 0.16)
+        field, defense, _ = target.split("-")
+        kind = f"{field}-{'gr' if defense.startswith('gr') else defense}"
+        assert r.attrs["role"] == ("self" if target == source else kind)  # its place in the source's row
         assert r.arrays["correct"].shape == (50,) and set(np.unique(r.arrays["correct"])) <= {0, 1}
         assert r.attrs["accuracy"] == pytest.approx(100 * r.arrays["correct"].mean())
     # one cell recomputed independently: the target's predictions on the stored adversarial images
@@ -174,8 +178,10 @@ def test_whitebox_and_nes_results(runs):
         for model in WHITEBOX_MODELS:
             r = read_h5(root / f"results/whitebox/fmnist/{attack}/{model}.h5")
             np.testing.assert_array_equal(r.arrays["eps"], [0.0, 0.1, 0.2])
-            assert r.arrays["accuracy"].shape == (3,)
-            assert (r.attrs["attack"], r.attrs["steps"], r.attrs["n_images"], r.attrs["model"]) == (attack, steps, 20, model)
+            assert r.arrays["correct"].shape == (3, 20)
+            np.testing.assert_allclose(r.arrays["accuracy"], 100 * r.arrays["correct"].mean(1))
+            assert (r.attrs["attack"], r.provenance["config"]["attack"], r.attrs["n_images"], r.attrs["model"]) == \
+                (attack, f"pgd{steps}" if steps > 1 else "fgsm", 20, model)
     # eps = 0 is the clean accuracy of the first 20 test images, computed here independently
     ckpt = torch.load(root / "results/models/fmnist/real-std-s0.pt", weights_only=False)
     net = build_model("small_cnn", "real")
@@ -189,8 +195,9 @@ def test_whitebox_and_nes_results(runs):
     for model in NES_MODELS:
         r = read_h5(root / f"results/nes/fmnist/{model}.h5")
         assert r.arrays["correct"].shape == (2,)
-        assert (r.attrs["model"], r.attrs["steps"], r.attrs["samples"], r.attrs["n_images"]) == (model, 2, 2, 2)
-        assert r.attrs["queries_per_image"] == 8  # steps x 2 x samples, as configured
+        assert (r.attrs["model"], r.attrs["spec"]["steps"], r.attrs["spec"]["queries"], r.attrs["n_images"]) == \
+            (model, 2, 8, 2)
+        assert r.attrs["queries_per_image"] == 8  # counted: steps x 2 x samples, as configured
         assert r.attrs["accuracy"] == pytest.approx(100 * r.arrays["correct"].mean())
 
 

@@ -28,10 +28,10 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ShapeMismatchError
+from ..vocab import FIELDS
 from .complex import ComplexConv2d, ComplexLinear, GroupSum, PhaseScale
 from .pool import AvgPool2
 
-FIELDS = ("real", "complex")
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
 

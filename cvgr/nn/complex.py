@@ -51,7 +51,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-MODES = ("paper", "exact")
+from ..vocab import MODES
+
 _DELTA = 1e-12
 
 

@@ -1,20 +1,20 @@
-"""The pipeline's steps, file in -> file out. The CLI and the Snakemake scripts both call these.
+"""The pipeline's steps, file in -> file out. The command line and the Snakemake scripts both call these.
 
 One module per stage (``prepare``, ``train``, ``craft``, ``transfer``,
-``whitebox``, ``nes``) plus ``common``: the code hash of a stage
-(:data:`cvgr.io.STAGE_MODULES`) covers its own module, not the others', so
-editing the NES step reruns NES jobs only.
+``whitebox``, ``nes``) plus ``common``. A stage's code hash
+(:func:`cvgr.io.code_hash`) covers the cvgr modules its step module imports,
+directly or not, so editing the NES step reruns NES jobs only.
 
-Each step reads its inputs (failing with one line if an input is missing,
-corrupt or does not fit), computes, and writes its outputs atomically with
-provenance (:mod:`cvgr.io`). Result formats are documented in docs/FILES.md.
+Each step takes its inputs' paths, its output paths, its job spec
+(:mod:`cvgr.specs`) and the runtime; it reads its inputs (one line if one is
+missing, corrupt or does not fit), computes, and writes its result record
+(:mod:`cvgr.records`) atomically with provenance.
 """
-from ..entry import snakemake_entry
 from .craft import craft
 from .nes import nes
 from .prepare import prepare
-from .train import train, train_spec
+from .train import train
 from .transfer import transfer
 from .whitebox import whitebox
 
-__all__ = ["craft", "nes", "prepare", "snakemake_entry", "train", "train_spec", "transfer", "whitebox"]
+__all__ = ["craft", "nes", "prepare", "train", "transfer", "whitebox"]

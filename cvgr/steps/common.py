@@ -1,22 +1,26 @@
-"""What every step shares: device and threads, input loading."""
+"""What every step shares: starting a job on its device, and loading a model with its test images."""
 from __future__ import annotations
 
 import torch
+from torch import Tensor
 
 from .. import data as datamod
 from ..device import select_device, set_determinism
-from ..modelfile import check_fits, load_model
+from ..modelfile import ModelInfo, check_fits, load_model
+from ..nn import Net
+from ..specs import Runtime
 
 
-def setup(device: str, threads: int) -> torch.device:
-    """Fix threads and determinism (:func:`cvgr.device.set_determinism`); return the device to use."""
-    set_determinism(threads)
-    return select_device(device)
+def start_job(runtime: Runtime) -> torch.device:
+    """Fix threads and determinism (:func:`cvgr.device.set_determinism`); return the device to compute on."""
+    set_determinism(runtime.threads)
+    return select_device(runtime.device)
 
 
-def model_and_test(data: str, model: str, images: int | None, dev: torch.device):
-    """``(net, meta, x, y)``: a model file and the first ``images`` test images it is checked to fit."""
-    net, meta = load_model(model, dev)
+def load_model_and_test_images(data: str, model: str, images: int | None,
+                               dev: torch.device) -> tuple[Net, ModelInfo, Tensor, Tensor]:
+    """``(net, info, x, y)``: a model file and the first ``images`` test images, checked to fit it."""
+    net, info = load_model(model, dev)
     x, y = datamod.load_split(data, "test", limit=images)
     check_fits(net, tuple(x.shape[1:]), model, data)
-    return net, meta, x.to(dev), y.to(dev)
+    return net, info, x.to(dev), y.to(dev)

@@ -1,4 +1,4 @@
-"""The entry point of every Snakemake script: logging to the job's log, and one-line user errors.
+"""Running as a Snakemake script: output to the job's log, and user errors as one line.
 
 Kept free of torch so that table and figure jobs start fast.
 """
@@ -32,15 +32,18 @@ class _Tee:
 
 
 @contextlib.contextmanager
-def snakemake_entry(smk: Any) -> Iterator[None]:
-    """Run a Snakemake script's body: output teed to ``smk.log[0]``; a CvgrError becomes one line and exit 1."""
+def snakemake_script(smk: Any) -> Iterator[Any]:
+    """Run a Snakemake script's body (``with snakemake_script(snakemake) as smk:``).
+
+    Output is teed to ``smk.log[0]``; a CvgrError becomes one line and exit 1.
+    """
     log_path = smk.log[0] if len(smk.log) else None
     log = open(log_path, "a") if log_path else None
     old = sys.stdout, sys.stderr
     if log:
         sys.stdout, sys.stderr = _Tee(old[0], log), _Tee(old[1], log)
     try:
-        yield
+        yield smk
     except CvgrError as err:
         print(f"cvgr error: {err}", file=sys.stderr)
         sys.stdout, sys.stderr = old

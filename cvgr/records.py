@@ -1,0 +1,305 @@
+"""One record type per result file, with its ``write`` and ``read``.
+
+Steps write their results through these records and tables and figures read
+them back, so a file's layout is stated once, here (and described for users
+in docs/FILES.md). A record is a frozen dataclass; on disk (:mod:`cvgr.io`,
+HDF5 with provenance) its fields become:
+
+* numpy arrays -> datasets of the same name; a ``dict`` of arrays -> a group
+  of datasets (``history/zeta``);
+* models and attacks -> their names (``real-gr64-s0``, ``pgd10``);
+* specs -> a JSON attribute of their plain values;
+* numbers, strings, booleans -> attributes.
+
+Every file also gets the attribute ``record`` (the record's kind, checked on
+reading) and, for people and other tools, a few summary attributes or arrays
+derived from the fields (``accuracy``, ``n_images``, ...); reading ignores
+those and derives them again from the per-image data.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+from .errors import CorruptFileError, CvgrError
+from .io import PathLike, read_h5, write_h5
+from .settings import Spec
+from .specs import NesSpec
+from .vocab import AttackId, ModelId
+
+_KIND = "record"
+
+#: The per-epoch quantities of a training history, in the order training records them.
+HISTORY_KEYS = ("epoch", "train_loss", "train_penalty", "train_acc", "test_loss", "test_acc", "zeta", "lr")
+
+
+def _percent(correct: np.ndarray) -> float:
+    """100 * mean of a 0/1 array (NaN when empty)."""
+    return 100.0 * float(np.mean(correct)) if correct.size else float("nan")
+
+
+class Record:
+    """Base of the result records: fields <-> HDF5 (module docstring)."""
+
+    KIND: ClassVar[str]
+    #: The file a record was read from ('' for a record made in memory); for messages.
+    path: ClassVar[str] = ""
+
+    # ------------------------------------------------------------------ writing
+    def write(self, path: PathLike, provenance: Mapping[str, Any]) -> None:
+        """Write the record atomically with ``provenance`` (:func:`cvgr.io.write_h5`)."""
+        arrays: dict[str, Any] = {}
+        attrs: dict[str, Any] = {_KIND: self.KIND}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                arrays[f.name] = value
+            elif isinstance(value, dict):
+                arrays.update({f"{f.name}/{k}": np.asarray(v) for k, v in value.items()})
+            else:
+                attrs[f.name] = _attr(value)
+        extra_attrs, extra_arrays = self.summary()
+        write_h5(path, {**arrays, **extra_arrays}, {**attrs, **extra_attrs}, provenance)
+
+    def summary(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Derived attributes and arrays written for readers of the file (never read back)."""
+        return {}, {}
+
+    # ------------------------------------------------------------------ reading
+    @classmethod
+    def read(cls, path: PathLike) -> Any:
+        """The record stored at ``path``; CvgrError if the file holds another kind of result."""
+        h5 = read_h5(path)
+        kind = h5.attrs.get(_KIND)
+        if kind != cls.KIND:
+            what = f"a {kind} file" if kind else "not a cvgr result record"
+            raise CvgrError(f"{h5.path} is {what}, not a {cls.KIND} file: pass {cls.KIND} files here")
+        values = {}
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            values[f.name] = _field(h5, f.name, hints[f.name])
+        try:
+            record = cls(**values)
+        except (TypeError, ValueError) as exc:
+            raise CorruptFileError(h5.path, f"fields do not make a {cls.KIND} ({exc})") from exc
+        object.__setattr__(record, "path", h5.path)
+        return record
+
+
+def _attr(value: Any) -> Any:
+    if isinstance(value, (ModelId, AttackId)):
+        return value.name
+    if isinstance(value, Spec):
+        return value.to_dict()
+    return value
+
+
+def _field(h5: Any, name: str, tp: Any) -> Any:
+    """One field's value from a read file, converted to its type."""
+    if tp is np.ndarray:
+        if name not in h5.arrays:
+            raise CorruptFileError(h5.path, f"missing array {name!r}")
+        return h5.arrays[name]
+    if typing.get_origin(tp) is dict:
+        prefix = f"{name}/"
+        return {k[len(prefix):]: v for k, v in h5.arrays.items() if k.startswith(prefix)}
+    if name not in h5.attrs:
+        raise CorruptFileError(h5.path, f"missing attribute {name!r}")
+    value = h5.attrs[name]
+    try:
+        if tp in (ModelId, AttackId):
+            return tp.parse(str(value))
+        if isinstance(tp, type) and issubclass(tp, Spec):
+            return tp.from_dict(value)
+    except (ValueError, CvgrError) as exc:
+        raise CorruptFileError(h5.path, f"attribute {name!r}: {exc}") from exc
+    return value
+
+
+def _record(cls: type) -> type:
+    return dataclass(frozen=True, eq=False)(cls)
+
+
+# ----------------------------------------------------------------------------- the records
+
+@_record
+class TrainingHistory(Record):
+    """``results/models/{dataset}/{model}.h5``: one trained model's per-epoch history.
+
+    ``history`` holds one float64 array per key of :data:`HISTORY_KEYS`
+    (epoch, train_loss, train_penalty, train_acc, test_loss, test_acc, zeta, lr).
+    ``eval_images`` is how many test images ``test_acc`` was measured on.
+    """
+
+    KIND = "training-history"
+
+    dataset: str
+    model: ModelId
+    arch: str
+    mode: str
+    epochs: int
+    train_size: int
+    eval_images: int
+    history: dict[str, np.ndarray]
+
+    def __post_init__(self) -> None:
+        missing = [k for k in HISTORY_KEYS if k not in self.history]
+        if missing:
+            raise ValueError(f"history lacks {', '.join('history/' + k for k in missing)}")
+        if len({np.shape(v) for v in self.history.values()}) > 1:
+            raise ValueError("history arrays differ in length")
+
+    @property
+    def clean_acc(self) -> float:
+        """Test accuracy (%) after the last epoch."""
+        acc = self.history["test_acc"]
+        return float(acc[-1]) if acc.size else float("nan")
+
+    @property
+    def clean_correct(self) -> int:
+        """Correct test images after the last epoch (``clean_acc`` of ``eval_images``)."""
+        return int(round(self.clean_acc * self.eval_images / 100.0))
+
+    @property
+    def final_zeta(self) -> float:
+        """zeta of the last epoch."""
+        zeta = self.history["zeta"]
+        return float(zeta[-1]) if zeta.size else float("nan")
+
+    def summary(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return {"clean_acc": self.clean_acc, "final_zeta": self.final_zeta}, {}
+
+
+@_record
+class AdversarialSet(Record):
+    """``results/adv/{dataset}/{attack}/{model}.h5``: examples crafted on a source model."""
+
+    KIND = "adversarial-set"
+
+    dataset: str
+    model: ModelId
+    attack: AttackId
+    eps: float
+    x_adv: np.ndarray    #: float32 (N, C, H, W)
+    labels: np.ndarray   #: int64 (N,)
+    indices: np.ndarray  #: int64 (N,), positions in the test split
+
+    def __post_init__(self) -> None:
+        if not len(self.x_adv) == len(self.labels) == len(self.indices):
+            raise ValueError(f"x_adv {self.x_adv.shape}, labels {self.labels.shape} and indices "
+                             f"{self.indices.shape} differ in length")
+
+    def summary(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return {"n_images": int(len(self.labels))}, {}
+
+
+@_record
+class TransferCell(Record):
+    """``results/transfer/{dataset}/{source}/{target}.h5``: a target's accuracy on a source's examples.
+
+    ``role`` is the target's place in the source's table row
+    (:data:`cvgr.vocab.TRANSFER_ROLES`: ``self`` or the target's model type).
+    """
+
+    KIND = "transfer-cell"
+
+    dataset: str
+    source: ModelId
+    target: ModelId
+    role: str
+    attack: AttackId
+    eps: float
+    correct: np.ndarray  #: uint8 (N,), 1 where the target classifies the example correctly
+
+    @property
+    def n_images(self) -> int:
+        return int(self.correct.size)
+
+    @property
+    def accuracy(self) -> float:
+        return _percent(self.correct)
+
+    def summary(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return {"n_images": self.n_images, "accuracy": self.accuracy}, {}
+
+
+@_record
+class WhiteboxCurve(Record):
+    """``results/whitebox/{dataset}/{attack}/{model}.h5``: accuracy under one attack over an eps grid."""
+
+    KIND = "whitebox-curve"
+
+    dataset: str
+    model: ModelId
+    attack: AttackId
+    random_start: bool
+    eps: np.ndarray      #: float64 (E,)
+    correct: np.ndarray  #: uint8 (E, N), per eps and image
+
+    def __post_init__(self) -> None:
+        if self.eps.ndim != 1 or self.correct.ndim != 2 or self.correct.shape[0] != self.eps.size:
+            raise ValueError(f"eps {self.eps.shape} and correct {self.correct.shape} differ: "
+                             "correct needs one row per eps")
+
+    @property
+    def n_images(self) -> int:
+        return int(self.correct.shape[1])
+
+    @property
+    def accuracy(self) -> np.ndarray:
+        """Accuracy (%) per eps."""
+        return np.array([_percent(row) for row in self.correct], dtype=np.float64)
+
+    def summary(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return {"n_images": self.n_images}, {"accuracy": self.accuracy}
+
+
+@_record
+class NesResult(Record):
+    """``results/nes/{dataset}/{model}.h5``: the NES attack on one model, with the queries it spent."""
+
+    KIND = "nes-result"
+
+    dataset: str
+    model: ModelId
+    spec: NesSpec
+    queries_per_image: float      #: counted, not assumed
+    correct: np.ndarray           #: uint8 (N,) under the attack
+    clean_correct: np.ndarray     #: uint8 (N,) on the clean images
+
+    def __post_init__(self) -> None:
+        if self.correct.shape != self.clean_correct.shape or self.correct.ndim != 1:
+            raise ValueError(f"correct {self.correct.shape} and clean_correct {self.clean_correct.shape} differ")
+
+    @property
+    def n_images(self) -> int:
+        return int(self.correct.size)
+
+    @property
+    def accuracy(self) -> float:
+        return _percent(self.correct)
+
+    @property
+    def clean_accuracy(self) -> float:
+        return _percent(self.clean_correct)
+
+    def summary(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return {"n_images": self.n_images, "accuracy": self.accuracy, "clean_accuracy": self.clean_accuracy}, {}
+
+
+RECORDS: tuple[type[Record], ...] = (TrainingHistory, AdversarialSet, TransferCell, WhiteboxCurve, NesResult)
+
+
+def read_any(path: PathLike) -> Record:
+    """The record at ``path`` whatever its kind (for ``cvgr show``)."""
+    kind = read_h5(path, keys=[]).attrs.get(_KIND)
+    for cls in RECORDS:
+        if cls.KIND == kind:
+            return cls.read(path)
+    raise CvgrError(f"{os.fspath(path)} is not a cvgr result record (kind {kind!r}); "
+                    "pass a file written by a cvgr stage")

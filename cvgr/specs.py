@@ -1,0 +1,260 @@
+"""Every setting of cvgr, once: one frozen dataclass per config section and per stage's job.
+
+The config file is a :class:`Config`: runtime settings and one
+:class:`DatasetSection` per dataset, whose sections (``training``,
+``adversarial``, ``transfer``, ``whitebox``, ``nes``) are the classes below.
+:mod:`cvgr.config` turns them into the job specs each stage receives
+(:class:`TrainSpec`, :class:`AttackSpec`, :class:`WhiteboxSpec`,
+:class:`NesSpec`); :mod:`cvgr.cli` builds the same job specs from command-line
+arguments, so a value gets the same checks (:mod:`cvgr.settings`) and the
+same defaults from either side. The config's JSON schema
+(``schemas/config.schema.yaml``) is generated from these classes
+(:mod:`cvgr.schema`).
+
+A job spec holds what decides a job's result and nothing that selects which
+jobs run (the list of NES models, the white-box attacks), so a changed
+setting reruns exactly the jobs it changes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from .settings import Spec, setting
+from .vocab import ARCHITECTURES, DATASETS, DEVICES, FIELDS, MODES, AttackId, ModelId
+
+#: The white-box grid of the 28x28 tasks: 0 to 0.3 in steps of 0.02.
+GRID_28 = tuple(round(0.02 * i, 2) for i in range(16))
+_EPS = "an L-infinity radius on pixels in [0, 1]"
+_IMAGES = "the first N test images"
+
+
+def _spec(cls: type) -> type:
+    return dataclass(frozen=True, kw_only=True)(cls)
+
+
+# ----------------------------------------------------------------------------- runtime
+
+@_spec
+class Runtime(Spec):
+    """Where and how jobs compute; results do not depend on Snakemake's --cores."""
+
+    device: str = setting("auto", choices=DEVICES, doc="where jobs compute (auto = cuda when torch sees a GPU)")
+    threads: int = setting(1, lo=1, doc="torch CPU threads per job (results depend on it, not on --cores)")
+    cuda_graphs: bool = setting(True, optional=True,
+                                doc="on CUDA, run each training step as one captured CUDA graph")
+
+
+# ----------------------------------------------------------------------------- training
+
+@_spec
+class Training(Spec):
+    """How one model is trained (SGD with momentum, lr x gamma at each milestone)."""
+
+    mode: str = setting("paper", choices=MODES, doc="double-backprop mode of G.R. through complex layers")
+    epochs: int = setting(30, lo=1, doc="passes over the training images")
+    batch_size: int = setting(64, lo=1, doc="images per SGD step")
+    lr: float = setting(0.005, lo=0, lo_open=True, doc="SGD learning rate")
+    momentum: float = setting(0.875, lo=0, hi=1, doc="SGD momentum")
+    weight_decay: float = setting(1e-4, lo=0, doc="SGD weight decay")
+    milestones: tuple[int, ...] = setting((20,), lo=1, doc="epochs after which the learning rate is multiplied by gamma")
+    gamma: float = setting(0.2, lo=0, hi=1, lo_open=True, doc="learning-rate factor at each milestone")
+    augment: bool = setting(True, doc="apply the dataset's augmentation (docs/METHOD.md)")
+    train_size: int | None = setting(None, lo=1, doc="first N training images, or null for all")
+    eval_images: int = setting(10000, lo=1, doc="test images for the per-epoch metrics and the clean accuracy")
+
+
+@_spec
+class PgdTraining(Spec):
+    """PGD adversarial training: each batch replaced by PGD examples (the model's eps is in its name)."""
+
+    steps: int = setting(4, lo=1, doc="PGD steps per batch")
+    random_start: bool = setting(True, doc="uniform random start in the eps-ball")
+
+
+@_spec
+class AdversarialSection(PgdTraining):
+    """datasets.<d>.adversarial: the adversarially trained baselines."""
+
+    eps: float = setting(0.2, lo=0, hi=1, lo_open=True, doc=_EPS)
+    fields: tuple[str, ...] = setting(("real",), choices=FIELDS, unique=True,
+                                      doc="fields that get an adversarially trained model (seed = seeds.source)")
+
+
+def _pgd_matches_model(spec: "TrainSpec") -> Iterator[tuple[str, str, str]]:
+    if (spec.model.defense == "adv") != (spec.pgd is not None):
+        yield "pgd", f"{spec.model} {'needs' if spec.pgd is None else 'takes no'} PGD settings", \
+            "PGD settings exactly for adversarially trained models"
+
+
+@_spec
+class TrainSpec(Training):
+    """Job spec of stage train: one model of the study."""
+
+    CHECKS = (_pgd_matches_model,)
+
+    dataset: str = setting(doc="the dataset's name (recorded in the model file)")
+    model: ModelId = setting(doc="the model: field, defense and strength, seed")
+    arch: str = setting("small_cnn", choices=ARCHITECTURES, doc="the architecture")
+    pgd: PgdTraining | None = setting(None, doc="PGD settings of an adversarially trained model")
+
+    @property
+    def name(self) -> str:
+        """``dataset/model``, for messages."""
+        return f"{self.dataset}/{self.model}"
+
+    @property
+    def field(self) -> str:
+        return self.model.field
+
+    @property
+    def beta(self) -> float:
+        return self.model.beta
+
+    @property
+    def adv_eps(self) -> float:
+        return self.model.adv_eps
+
+    @property
+    def seed(self) -> int:
+        return self.model.seed
+
+
+# ----------------------------------------------------------------------------- attacks
+
+@_spec
+class AttackSpec(Spec):
+    """Job spec of stage attack: adversarial examples crafted on one model."""
+
+    attack: AttackId = setting(AttackId("fgsm"), doc="the attack")
+    eps: float = setting(doc=_EPS, lo=0, hi=1)
+    images: int = setting(1000, lo=1, doc=_IMAGES)
+
+
+@_spec
+class TransferSection(Spec):
+    """datasets.<d>.transfer: the black-box FGSM transfer table."""
+
+    beta: float = setting(lo=0, lo_open=True, doc="the G.R. strength of the table's G.R. models")
+    eps: float = setting(lo=0, hi=1, doc=_EPS)
+    images: int = setting(lo=1, doc=_IMAGES)
+
+
+@_spec
+class WhiteboxSettings(Spec):
+    """What every white-box sweep of a dataset shares."""
+
+    eps: tuple[float, ...] = setting(GRID_28, lo=0, hi=1, min_items=1, unique=True, doc="the epsilon grid")
+    images: int = setting(1000, lo=1, doc=_IMAGES)
+    random_start: bool = setting(False, doc="uniform random start of PGD in the eps-ball")
+
+
+@_spec
+class WhiteboxSection(WhiteboxSettings):
+    """datasets.<d>.whitebox: accuracy-vs-eps sweeps of every source-seed model."""
+
+    attacks: tuple[AttackId, ...] = setting(min_items=1, unique=True, doc="the attacks, each a sweep per model")
+
+
+@_spec
+class WhiteboxSpec(WhiteboxSettings):
+    """Job spec of stage whitebox: one model under one attack over the grid."""
+
+    attack: AttackId = setting(AttackId("fgsm"), doc="the attack")
+
+
+def _queries_fit_steps(spec: "NesSpec") -> Iterator[tuple[str, str, str]]:
+    if spec.queries % (2 * spec.steps):
+        yield "queries", f"{spec.queries} is not a multiple of 2 * steps = {2 * spec.steps}", \
+            f"multiples of {2 * spec.steps}"
+
+
+@_spec
+class NesSpec(Spec):
+    """Job spec of stage nes: the NES query attack (queries per image = steps x 2 x samples)."""
+
+    CHECKS = (_queries_fit_steps,)
+
+    eps: float = setting(0.16, lo=0, hi=1, doc=_EPS)
+    steps: int = setting(8, lo=1, doc="PGD steps on the estimated gradient")
+    queries: int = setting(4000, lo=2, doc="queries per image, a multiple of 2 * steps")
+    sigma: float = setting(0.001, lo=0, lo_open=True, doc="scale of the query directions")
+    images: int = setting(1000, lo=1, doc=_IMAGES)
+    chunk: int | None = setting(None, lo=2, doc="query rows per forward pass, or null for the device's default "
+                                                "(the random stream, hence the result, depends on it)")
+
+    @property
+    def samples(self) -> int:
+        """Directions per step: queries / (2 steps)."""
+        return self.queries // (2 * self.steps)
+
+
+@_spec
+class NesSection(NesSpec):
+    """datasets.<d>.nes: the query-based attack and the models it attacks."""
+
+    models: tuple[ModelId, ...] = setting(min_items=1, unique=True, doc="the models attacked")
+
+
+# ----------------------------------------------------------------------------- the config
+
+@_spec
+class Archs(Spec):
+    """The architecture of each field."""
+
+    real: str = setting(choices=ARCHITECTURES, doc="architecture of the real-valued nets")
+    complex: str = setting(choices=ARCHITECTURES, doc="architecture of the complex-valued nets")
+
+
+def _distinct_seeds(spec: "Seeds") -> Iterator[tuple[str, str, str]]:
+    if spec.source == spec.target:
+        yield "target", f"equals seeds.source ({spec.source})", "a seed other than seeds.source"
+
+
+@_spec
+class Seeds(Spec):
+    """The seeds of the first (source) and second (target) copy of each model."""
+
+    CHECKS = (_distinct_seeds,)
+
+    source: int = setting(lo=0, doc="seed of the source copies")
+    target: int = setting(lo=0, doc="seed of the target copies")
+
+
+def _adversarial_nes_models(spec: "DatasetSection") -> Iterator[tuple[str, str, str]]:
+    for i, model in enumerate(spec.nes.models if spec.nes else ()):
+        if model.defense == "adv" and spec.adversarial is None:
+            yield f"nes.models[{i}]", f"{model.name!r} is adversarially trained but the dataset has no " \
+                "adversarial section", "std or gr models, or add an adversarial section"
+
+
+@_spec
+class DatasetSection(Spec):
+    """datasets.<d>: one dataset of the study; a stage section left out is a stage not run."""
+
+    CHECKS = (_adversarial_nes_models,)
+
+    raw_dir: str | None = setting(doc="folder with the raw dataset files, or null for cvgr's default location")
+    download: bool = setting(doc="fetch the raw files when they are absent")
+    arch: Archs = setting(doc="the architecture of each field")
+    betas: tuple[float, ...] = setting(lo=0, min_items=1, unique=True,
+                                       doc="G.R. strengths to train for each field (0 = standard training)")
+    seeds: Seeds = setting(doc="seeds of the two copies of each model")
+    training: Training = setting(doc="how every model of the dataset is trained")
+    adversarial: AdversarialSection | None = setting(None, optional=True, doc="PGD adversarial training")
+    transfer: TransferSection | None = setting(None, optional=True, doc="the black-box FGSM transfer table")
+    whitebox: WhiteboxSection | None = setting(None, optional=True, doc="white-box accuracy-vs-eps sweeps")
+    nes: NesSection | None = setting(None, optional=True, doc="the query-based NES attack")
+
+
+@_spec
+class Config(Runtime):
+    """The workflow's configuration file."""
+
+    attack_seed: int = setting(0, lo=0, doc="seed of the attacks' randomness (PGD random start, NES directions)")
+    datasets: dict[str, DatasetSection] = setting(choices=DATASETS, doc="one section per dataset of the study")
+
+    @property
+    def runtime(self) -> Runtime:
+        return Runtime(device=self.device, threads=self.threads, cuda_graphs=self.cuda_graphs)
+

@@ -1,0 +1,100 @@
+"""The pipeline's stages and the code each one runs, read off the imports.
+
+A stage's code is its root module(s) (:data:`STAGE_ROOTS`) and every cvgr
+module they import, directly or through other cvgr modules, at any depth and
+wherever the import statement stands (function-level imports included). A
+package's ``__init__`` counts only where it is imported itself (``from
+..nn import Net`` imports ``nn/__init__.py``, which imports the layers), so
+``steps/__init__.py`` importing every step does not tie the stages together.
+
+:func:`code_hash` digests those files. It is a Snakemake param of every rule
+and part of every result's provenance, so editing a module reruns exactly
+the stages that use it: editing ``steps/nes.py`` reruns NES, not training.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+from pathlib import Path
+
+#: The package directory whose files are read.
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+#: stage -> the module(s) where it starts, relative to the package directory.
+STAGE_ROOTS: dict[str, tuple[str, ...]] = {
+    "prepare": ("steps/prepare.py",),
+    "train": ("steps/train.py",),
+    "craft": ("steps/craft.py",),
+    "transfer": ("steps/transfer.py",),
+    "whitebox": ("steps/whitebox.py",),
+    "nes": ("steps/nes.py",),
+    "tables": ("tables.py", "plots.py"),
+}
+
+
+def _module_file(package_dir: Path, parts: list[str]) -> str | None:
+    """``['nn', 'complex']`` -> 'nn/complex.py' (or 'nn/__init__.py'), if it exists under the package."""
+    base = package_dir.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate.relative_to(package_dir).as_posix()
+    return None
+
+
+def _imports(package_dir: Path, rel: str) -> set[str]:
+    """The cvgr modules (relative paths) that the module at ``rel`` imports."""
+    here = rel.split("/")[:-1]  # the package the module is in
+    tree = ast.parse((package_dir / rel).read_text(), filename=rel)
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [a.name.split(".")[1:] for a in node.names if a.name.split(".")[0] == "cvgr"]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[:len(here) - (node.level - 1)]
+            elif (node.module or "").split(".")[0] == "cvgr":
+                base = []
+            else:
+                continue
+            mod = (node.module or "").split(".") if node.module else []
+            mod = mod[1:] if not node.level else mod
+            targets = [base + mod] + [base + mod + [a.name] for a in node.names]
+        else:
+            continue
+        for parts in targets:
+            path = _module_file(package_dir, parts) if parts else _module_file(package_dir, ["__init__"])
+            if path is not None and path != rel:
+                found.add(path)
+    return found
+
+
+def stage_modules(stage: str, package_dir: Path | None = None) -> list[str]:
+    """The sorted package-relative paths of every module ``stage`` runs (roots and transitive imports)."""
+    if stage not in STAGE_ROOTS:
+        raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGE_ROOTS)}")
+    package_dir = package_dir or PACKAGE_DIR
+    seen: set[str] = set()
+    todo = [r for r in STAGE_ROOTS[stage] if (package_dir / r).is_file()]
+    while todo:
+        rel = todo.pop()
+        if rel not in seen:
+            seen.add(rel)
+            todo.extend(_imports(package_dir, rel) - seen)
+    return sorted(seen | set(STAGE_ROOTS[stage]))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def code_hash(stage: str, package_dir: Path | None = None) -> str:
+    """sha256 over the lines ``"{path}\\t{sha256 of its bytes}\\n"`` of :func:`stage_modules`, sorted.
+
+    A root module that does not exist contributes ``"{path}\\tabsent\\n"``.
+    """
+    package_dir = package_dir or PACKAGE_DIR
+    digest = hashlib.sha256()
+    for rel in stage_modules(stage, package_dir):
+        file = package_dir / rel
+        digest.update(f"{rel}\t{_sha256(file) if file.is_file() else 'absent'}\n".encode())
+    return digest.hexdigest()

@@ -1,0 +1,203 @@
+"""The words of cvgr, in one place: datasets, fields, architectures, defenses, attacks, devices.
+
+Everything that names a thing of the study reads it from here: the config
+specs and the generated schema (:mod:`cvgr.specs`), the command line's
+choices, the workflow's wildcard patterns, the tables' and figures' labels
+and their order. Tests hold the registries that implement the words (the
+architectures, the datasets' catalogue, the augmentations) equal to these
+lists. The module imports nothing heavy, so table jobs start fast.
+
+Two grammars live here too:
+
+* **model names** ``{field}-{defense}-s{seed}`` (:class:`ModelId`): ``field``
+  is ``real`` or ``complex``; ``defense`` is ``std`` (plain training),
+  ``gr{beta}`` (gradient regularization with that beta) or ``adv{eps}`` (PGD
+  adversarial training at that epsilon); e.g. ``complex-gr64-s0``,
+  ``real-adv0.2-s0``. Numbers are written in their shortest form, so a name
+  round-trips.
+* **attack names** (:class:`AttackId`): ``fgsm``, ``pgd<k>`` (``k >= 1``
+  PGD steps, e.g. ``pgd10``), ``apgd-ce``, ``apgd-dlr`` and ``square``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+#: Datasets, in the order of the paper's table columns.
+DATASETS = ("mnist", "svhn", "fmnist", "cifar10")
+DATASET_LABELS = {"mnist": "MNIST", "svhn": "SVHN", "fmnist": "FMNIST", "cifar10": "CIFAR-10"}
+DATASET_PROSE = {"mnist": "MNIST", "svhn": "SVHN", "fmnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+
+#: The two kinds of network: ordinary real-valued, and phase-to-magnitude complex-valued.
+FIELDS = ("real", "complex")
+FIELD_LETTERS = {"real": "R", "complex": "C"}
+FIELD_PROSE = {"real": "real-valued", "complex": "complex-valued"}
+
+#: Registered architectures (cvgr.nn.architectures.ARCHITECTURES implements them).
+ARCHITECTURES = ("small_cnn", "mlp", "cifar_cnn")
+
+#: How complex layers are differentiated a second time (cvgr.nn.complex).
+MODES = ("paper", "exact")
+
+#: Where jobs compute; ``auto`` = cuda when torch sees a GPU, else cpu.
+DEVICES = ("auto", "cpu", "cuda")
+
+#: Training defenses: plain, gradient regularization, PGD adversarial training.
+DEFENSES = ("std", "gr", "adv")
+DEFENSE_LABELS = {"std": "Std.", "gr": "G.R.", "adv": "Adv."}
+
+#: Attack names without a parameter; ``pgd<k>`` is the one with a step count.
+FIXED_ATTACKS = ("fgsm", "apgd-ce", "apgd-dlr", "square")
+ATTACK_PATTERN = r"fgsm|pgd[1-9][0-9]*|apgd-ce|apgd-dlr|square"
+ATTACK_FORMS = "fgsm, pgd<k> (k >= 1 steps, e.g. pgd10), apgd-ce, apgd-dlr, square"
+_ATTACK_LABELS = {"fgsm": "FGSM", "apgd-ce": "APGD-CE", "apgd-dlr": "APGD-DLR", "square": "Square"}
+
+#: The targets of a transfer table row: the source itself, then the other seed's copy of each model type.
+TRANSFER_ROLES = {"self": "Self", "real-std": "R (Std.)", "complex-std": "C (Std.)",
+                  "real-gr": "R (G.R.)", "complex-gr": "C (G.R.)"}
+
+_NUM = r"(?:\d+(?:\.\d+)?)"
+DEFENSE_PATTERN = rf"(?:std|gr{_NUM}|adv{_NUM})"
+MODEL_PATTERN = rf"(?:real|complex)-{DEFENSE_PATTERN}-s\d+"
+MODEL_FORM = "model names {real|complex}-{std|gr<beta>|adv<eps>}-s<seed>, e.g. complex-gr64-s0"
+_MODEL_RE = re.compile(rf"^(real|complex)-(std|gr({_NUM})|adv({_NUM}))-s(\d+)$")
+
+
+def fmt_number(x: float) -> str:
+    """Shortest decimal form: 64.0 -> '64', 0.2 -> '0.2'."""
+    x = float(x)
+    return str(int(x)) if x.is_integer() else repr(x)
+
+
+def dataset_key(dataset: str) -> tuple[int, str]:
+    """Sort key: the paper's column order, then unknown names alphabetically."""
+    return (DATASETS.index(dataset) if dataset in DATASETS else len(DATASETS), dataset)
+
+
+def dataset_label(dataset: str) -> str:
+    """Column heading of a dataset ('fmnist' -> 'FMNIST')."""
+    return DATASET_LABELS.get(dataset, dataset.upper())
+
+
+@dataclass(frozen=True, order=False)
+class ModelId:
+    """One trained model of the study: its field, defense and strength, and its seed."""
+
+    FORM: ClassVar[str] = MODEL_FORM
+
+    field: str
+    defense: str      #: 'std' | 'gr' | 'adv'
+    strength: float   #: beta for 'gr', epsilon for 'adv', 0 for 'std'
+    seed: int
+
+    def __post_init__(self) -> None:
+        if self.field not in FIELDS or self.defense not in DEFENSES:
+            raise ValueError(f"not a model: field {self.field!r}, defense {self.defense!r}")
+        if (self.defense == "std") != (self.strength == 0) or self.strength < 0 or self.seed < 0:
+            raise ValueError(f"not a model: {self.defense} with strength {self.strength}, seed {self.seed}")
+
+    @classmethod
+    def of(cls, field: str, *, beta: float = 0.0, adv_eps: float = 0.0, seed: int = 0) -> "ModelId":
+        """The model trained with G.R. strength ``beta`` or adversarial epsilon ``adv_eps`` (not both)."""
+        if beta and adv_eps:
+            raise ValueError("a model is trained with G.R. or adversarially, not both")
+        defense = "adv" if adv_eps else "gr" if beta else "std"
+        return cls(field, defense, float(adv_eps or beta), int(seed))
+
+    @classmethod
+    def parse(cls, name: str) -> "ModelId":
+        """``real-gr64-s0`` -> ModelId; ValueError naming the expected form."""
+        m = _MODEL_RE.match(name)
+        if not m:
+            raise ValueError(f"{name!r} is not a model name; allowed: {MODEL_FORM}")
+        field, tag, beta, eps, seed = m.groups()
+        return cls.of(field, beta=float(beta or 0), adv_eps=float(eps or 0), seed=int(seed))
+
+    @property
+    def beta(self) -> float:
+        """The G.R. strength (0 unless defense == 'gr')."""
+        return self.strength if self.defense == "gr" else 0.0
+
+    @property
+    def adv_eps(self) -> float:
+        """The adversarial-training epsilon (0 unless defense == 'adv')."""
+        return self.strength if self.defense == "adv" else 0.0
+
+    @property
+    def defense_tag(self) -> str:
+        """'std', 'gr64', 'adv0.2', ..."""
+        return "std" if self.defense == "std" else f"{self.defense}{fmt_number(self.strength)}"
+
+    @property
+    def kind(self) -> str:
+        """The model type without strength and seed: 'real-std', 'complex-gr', ..."""
+        return f"{self.field}-{self.defense}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.field}-{self.defense_tag}-s{self.seed}"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def with_seed(self, seed: int) -> "ModelId":
+        return ModelId(self.field, self.defense, self.strength, seed)
+
+    def sort_key(self) -> tuple[int, int, float, int]:
+        """Real before complex; std, gr, adv; then strength; then seed."""
+        return (FIELDS.index(self.field), DEFENSES.index(self.defense), self.strength, self.seed)
+
+
+@dataclass(frozen=True)
+class AttackId:
+    """An attack name: ``kind`` in fgsm, pgd, apgd-ce, apgd-dlr, square, and PGD's step count."""
+
+    FORM: ClassVar[str] = ATTACK_FORMS
+
+    kind: str
+    steps: int = 1
+
+    @classmethod
+    def parse(cls, name: str) -> "AttackId":
+        """``'pgd10'`` -> AttackId('pgd', 10); ValueError naming the allowed forms."""
+        if name in FIXED_ATTACKS:
+            return cls(name)
+        m = re.fullmatch(r"pgd([1-9][0-9]*)", name)
+        if not m:
+            raise ValueError(f"unknown attack {name!r}; allowed: {ATTACK_FORMS}")
+        return cls("pgd", int(m.group(1)))
+
+    @property
+    def name(self) -> str:
+        return f"pgd{self.steps}" if self.kind == "pgd" else self.kind
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def label(self) -> str:
+        """'FGSM', 'PGD-10', 'APGD-CE', ..."""
+        return f"PGD-{self.steps}" if self.kind == "pgd" else _ATTACK_LABELS[self.kind]
+
+    @property
+    def white_box(self) -> bool:
+        """False for the score-based (query) attacks."""
+        return self.kind != "square"
+
+    def sort_key(self) -> tuple[int, int]:
+        """fgsm, pgd<k> by k, apgd-ce, apgd-dlr, square."""
+        order = ("fgsm", "pgd", "apgd-ce", "apgd-dlr", "square")
+        return (order.index(self.kind), self.steps)
+
+
+def transfer_role(source: ModelId, target: ModelId) -> str:
+    """The role of ``target`` in ``source``'s table row.
+
+    'self' for the source itself; the target's kind ('real-gr', ...) for a copy
+    of another seed; 'same-seed' for another model of the source's seed, which
+    is no independent copy and has no place in the table.
+    """
+    if target == source:
+        return "self"
+    return "same-seed" if target.seed == source.seed else target.kind

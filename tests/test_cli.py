@@ -1,0 +1,127 @@
+"""The command line as a user runs it: every command's normal run, and every bad input refused in one line."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cvgr import cli
+from cvgr.io import read_h5
+from cvgr.records import AdversarialSet, NesResult, TrainingHistory, TransferCell, WhiteboxCurve
+
+torch.set_num_threads(1)
+TINY = ["--epochs", "1", "--train-size", "128", "--eval-images", "32", "--batch-size", "32", "--device", "cpu"]
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = cli.main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory, fmnist_raw) -> Path:
+    """prepare, then train a complex G.R. and a real adversarially trained model, through the CLI."""
+    d = tmp_path_factory.mktemp("cli")
+    assert cli.main(["prepare", "fmnist", "--out", str(d / "fm.h5"), "--raw-dir", str(fmnist_raw), "--no-download"]) == 0
+    assert cli.main(["train", "--data", str(d / "fm.h5"), "--field", "complex", "--beta", "64",
+                     "--out", str(d / "c.pt"), *TINY]) == 0
+    assert cli.main(["train", "--data", str(d / "fm.h5"), "--field", "real", "--adv-eps", "0.2", "--adv-steps", "2",
+                     "--seed", "1", "--out", str(d / "r.pt"), *TINY]) == 0
+    return d
+
+
+def test_prepare_and_train_write_their_files(made):
+    data = read_h5(made / "fm.h5", keys=[])
+    assert data.attrs["dataset"] == "fmnist" and data.attrs["classes"] == 10
+    hist = TrainingHistory.read(made / "c.h5")
+    assert (hist.model.name, hist.epochs, hist.train_size, hist.eval_images) == ("complex-gr64-s0", 1, 128, 32)
+    assert TrainingHistory.read(made / "r.h5").model.name == "real-adv0.2-s1"
+    assert not (made / "c.ckpt").exists()
+
+
+def test_complex_adversarial_training(made, capsys):
+    code, out, _ = run(capsys, "train", "--data", made / "fm.h5", "--field", "complex", "--adv-eps", "0.1",
+                       "--adv-steps", "1", "--no-adv-random-start", "--out", made / "cadv.pt", *TINY)
+    assert code == 0 and "complex-adv0.1-s0" in out
+    hist = read_h5(made / "cadv.h5", keys=[])
+    assert hist.provenance["config"]["pgd"] == {"steps": 1, "random_start": False}
+    assert np.isfinite(hist.attrs["clean_acc"])
+
+
+def test_attack_transfer_whitebox_nes_show_provenance(made, capsys):
+    d = made
+    assert run(capsys, "attack", "--data", d / "fm.h5", "--model", d / "c.pt", "--eps", "0.1", "--images", "16",
+               "--out", d / "adv.h5")[0] == 0
+    adv = AdversarialSet.read(d / "adv.h5")
+    assert adv.x_adv.shape == (16, 1, 28, 28) and adv.model.name == "complex-gr64-s0"
+
+    assert run(capsys, "transfer", "--adv", d / "adv.h5", "--model", d / "r.pt", "--out", d / "cell.h5")[0] == 0
+    cell = TransferCell.read(d / "cell.h5")
+    assert (cell.source.name, cell.target.name, cell.role, cell.n_images) == \
+        ("complex-gr64-s0", "real-adv0.2-s1", "real-adv", 16)
+
+    assert run(capsys, "whitebox", "--data", d / "fm.h5", "--model", d / "c.pt", "--attack", "pgd2",
+               "--eps", "0", "0.1", "--images", "8", "--random-start", "--out", d / "wb.h5")[0] == 0
+    curve = WhiteboxCurve.read(d / "wb.h5")
+    assert curve.correct.shape == (2, 8) and curve.random_start and curve.attack.name == "pgd2"
+
+    assert run(capsys, "nes", "--data", d / "fm.h5", "--model", d / "c.pt", "--images", "2", "--steps", "2",
+               "--queries", "8", "--out", d / "nes.h5")[0] == 0
+    res = NesResult.read(d / "nes.h5")
+    assert res.queries_per_image == 8 and res.spec.samples == 2
+
+    code, out, _ = run(capsys, "show", d / "cell.h5")
+    assert code == 0 and "transfer-cell" in out and "role: real-adv" in out and "accuracy:" in out
+    code, out, _ = run(capsys, "show", d / "c.pt")
+    assert code == 0 and "complex small_cnn model complex-gr64-s0 for fmnist" in out
+    code, out, _ = run(capsys, "provenance", d / "cell.h5")
+    assert code == 0 and "[transfer]" in out and "[craft]" in out and "[train]" in out and "[prepare]" in out
+
+
+def test_transfer_refuses_examples_of_another_dataset(made, tmp_path, capsys):
+    adv = AdversarialSet.read(made / "adv.h5")
+    other = AdversarialSet(dataset="mnist", model=adv.model, attack=adv.attack, eps=adv.eps, x_adv=adv.x_adv,
+                           labels=adv.labels, indices=adv.indices)
+    other.write(tmp_path / "mnist-adv.h5", {})
+    code, _, err = run(capsys, "transfer", "--adv", tmp_path / "mnist-adv.h5", "--model", made / "r.pt",
+                       "--out", tmp_path / "cell.h5")
+    assert code == 1 and err.strip().splitlines() == [
+        f"cvgr error: {tmp_path / 'mnist-adv.h5'} holds mnist images but {made / 'r.pt'} was trained on fmnist: "
+        "pair files of the same dataset"]
+    assert not (tmp_path / "cell.h5").exists()
+
+
+BAD = [
+    (["nes", "--images", "-5"], "--images: -5 is out of range; allowed: an integer >= 1"),
+    (["attack", "--eps", "7"], "--eps: 7 is out of range; allowed: a number in [0, 1]"),
+    (["attack", "--eps", "-0.1"], "--eps: -0.1 is out of range; allowed: a number in [0, 1]"),
+    (["whitebox", "--eps"], "--eps: empty list; allowed: a list of numbers in [0, 1]"),
+    (["whitebox", "--attack", "pgd0"], "--attack: 'pgd0' is not valid; allowed: fgsm, pgd<k>"),
+    (["train", "--epochs", "0"], "--epochs: 0 is out of range; allowed: an integer >= 1"),
+    (["train", "--lr", "nan"], "--lr: nan is not a finite number; allowed: a number > 0"),
+    (["train", "--beta", "-3"], "--beta: -3 is out of range; allowed: a number >= 0"),
+    (["train", "--beta", "8", "--adv-eps", "0.1"], "--adv-eps: a model is trained with G.R. (--beta) or"),
+    (["nes", "--queries", "0"], "--queries: 0 is out of range; allowed: an integer >= 2"),
+    (["nes", "--queries", "100"], "--queries: 100 is not a multiple of 2 * steps = 16"),
+    (["nes", "--seed", "-1"], "--seed: -1 is out of range; allowed: an integer >= 0"),
+    (["train", "--epochs", "x"], "argument --epochs: invalid int value: 'x'"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_is_one_line_a_non_zero_exit_and_no_file(made, tmp_path, capsys, args, message):
+    command, *rest = args
+    needs = {"train": ["--data", made / "fm.h5"], "transfer": ["--adv", made / "adv.h5", "--model", made / "r.pt"]}
+    files = needs.get(command, ["--data", made / "fm.h5", "--model", made / "c.pt"])
+    out = tmp_path / ("o.pt" if command == "train" else "o.h5")
+    extra = ["--eps", "0.1"] if command == "attack" and "--eps" not in rest else []
+    try:
+        code = cli.main([command, *map(str, files), "--out", str(out), *extra, *rest])
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and err[0].startswith(f"cvgr error: {message}"), err
+    assert not out.exists() and not list(tmp_path.iterdir())

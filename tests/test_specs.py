@@ -1,0 +1,117 @@
+"""One vocabulary, typed specs, and the schema generated from them: held equal to everything that uses them."""
+from __future__ import annotations
+
+import re
+
+import jsonschema
+import pytest
+import yaml
+
+from conftest import REPO
+from cvgr import cli, schema, vocab
+from cvgr.augment import AUGMENTATIONS
+from cvgr.config import Study
+from cvgr.data import DATASETS as CATALOGUE
+from cvgr.errors import CvgrError
+from cvgr.nn import ARCHITECTURES, MODES
+from cvgr.settings import SpecError
+from cvgr.specs import AttackSpec, NesSpec, Runtime, TrainSpec, Training, WhiteboxSpec
+from cvgr.vocab import ATTACK_PATTERN, MODEL_PATTERN, AttackId, ModelId
+
+SCHEMA = yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text())
+
+
+def test_schema_file_is_generated_from_the_specs():
+    assert (REPO / "schemas/config.schema.yaml").read_text() == schema.render(), \
+        "regenerate it: python -m cvgr.schema > schemas/config.schema.yaml"
+
+
+@pytest.mark.parametrize("path", ["config.yaml", "configs/paper.yaml", "configs/test.yaml"])
+def test_jsonschema_accepts_the_shipped_configs(path):
+    jsonschema.Draft202012Validator(SCHEMA).validate(yaml.safe_load((REPO / path).read_text()))
+
+
+@pytest.mark.parametrize("key, value", [
+    ("betas", [0, -1]), ("arch", {"real": "resnet", "complex": "small_cnn"}), ("download", "yes"),
+    ("whitebox.attacks", ["pgd0"]), ("whitebox.attacks", ["fgsm", "fgsm"]), ("nes.models", ["real-x-s0"]),
+    ("training.gamma", 0), ("training.milestones", [0]), ("transfer.eps", 1.5), ("nes.chunk", 1),
+    ("training.extra", 1),
+])
+def test_specs_and_an_independent_schema_validator_agree(key, value):
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    node = cfg["datasets"]["fmnist"]
+    *parents, leaf = key.split(".")
+    for p in parents:
+        node = node[p]
+    node[leaf] = value
+    assert list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(cfg)), f"jsonschema accepts {key}={value!r}"
+    with pytest.raises(CvgrError, match=re.escape(f"datasets.fmnist.{key}")):
+        Study.from_mapping(cfg)
+
+
+def test_registries_implement_exactly_the_vocabulary():
+    assert tuple(ARCHITECTURES) == vocab.ARCHITECTURES
+    assert MODES == vocab.MODES
+    assert set(CATALOGUE) == set(vocab.DATASETS) == set(AUGMENTATIONS)
+    assert set(vocab.DATASET_LABELS) == set(vocab.DATASET_PROSE) == set(vocab.DATASETS)
+
+
+def test_command_line_choices_are_the_vocabulary():
+    parser = cli.build_parser()
+    sub = parser._subparsers._group_actions[0].choices
+
+    def choices(command, dest):
+        return tuple(next(a for a in sub[command]._actions if a.dest == dest).choices)
+
+    assert choices("prepare", "dataset") == vocab.DATASETS
+    assert choices("train", "arch") == vocab.ARCHITECTURES
+    assert choices("train", "field") == vocab.FIELDS
+    assert choices("train", "mode") == vocab.MODES
+    assert choices("nes", "device") == vocab.DEVICES
+
+
+@pytest.mark.parametrize("name", ["fgsm", "pgd1", "pgd10", "apgd-ce", "apgd-dlr", "square"])
+def test_attack_grammar_and_wildcard_pattern_agree_on_valid_names(name):
+    assert re.fullmatch(ATTACK_PATTERN, name)
+    assert AttackId.parse(name).name == name
+
+
+@pytest.mark.parametrize("name", ["pgd", "pgd0", "pgd01", "PGD10", "nes", "apgd", "cw", "fgsm2"])
+def test_attack_grammar_and_wildcard_pattern_agree_on_invalid_names(name):
+    assert not re.fullmatch(ATTACK_PATTERN, name)
+    with pytest.raises(ValueError, match="allowed: fgsm, pgd<k>"):
+        AttackId.parse(name)
+
+
+@pytest.mark.parametrize("name", ["real-std-s0", "complex-gr64-s1", "real-adv0.2-s0", "complex-gr0.5-s12"])
+def test_model_names_round_trip_and_match_the_wildcard(name):
+    assert re.fullmatch(MODEL_PATTERN, name) and ModelId.parse(name).name == name
+
+
+def test_attack_labels_and_order():
+    names = ["square", "pgd10", "apgd-dlr", "fgsm", "pgd4", "apgd-ce"]
+    ordered = sorted((AttackId.parse(n) for n in names), key=AttackId.sort_key)
+    assert [a.label for a in ordered] == ["FGSM", "PGD-4", "PGD-10", "APGD-CE", "APGD-DLR", "Square"]
+
+
+@pytest.mark.parametrize("spec", [
+    TrainSpec(dataset="fmnist", model=ModelId.parse("complex-gr64-s1"), arch="mlp", milestones=(3, 5)),
+    AttackSpec(eps=0.1), WhiteboxSpec(attack=AttackId.parse("pgd3"), eps=(0.0, 0.1)),
+    NesSpec(queries=800, chunk=256), Runtime(device="cpu", threads=2),
+])
+def test_job_specs_round_trip_through_plain_values(spec):
+    plain = spec.to_dict()
+    assert yaml.safe_load(yaml.safe_dump(plain)) == plain  # plain values only
+    assert type(spec).from_dict(plain) == spec
+
+
+def test_specs_check_every_field_whoever_builds_them():
+    with pytest.raises(SpecError, match=r"^lr: inf is not a finite number; allowed: a number > 0$"):
+        Training(lr=float("inf"))
+    with pytest.raises(SpecError, match=r"^epochs: wrong type \(boolean True\); allowed: an integer >= 1$"):
+        Training(epochs=True)
+    with pytest.raises(SpecError, match=r"^images: wrong type \(number 2.5\)"):
+        AttackSpec(eps=0.1, images=2.5)
+    assert Training(milestones=[3]).milestones == (3,)  # lists become tuples: specs are hashable values
+    with pytest.raises(SpecError, match="needs PGD settings"):
+        TrainSpec(dataset="fmnist", model=ModelId.parse("real-adv0.2-s0"))
