@@ -1,4 +1,4 @@
-"""The architectures of METHOD section 1, real (R) and complex (C), in a registry by name.
+"""The architectures of docs/METHOD.md section 1, real (R) and complex (C), in a registry by name.
 
 =========== ======== ===============================================================
 name        field    layers
@@ -12,9 +12,20 @@ cifar_cnn   either   [conv3(32) BN act pool] [conv3(64) BN act pool] [conv3(128)
 
 Complex nets start with ``x -> pi x`` and have no activation (the magnitude is
 the nonlinearity); their logits are the last layer's magnitudes. Real nets use
-``N(0, 1/(2 fan_in))`` weights and zero biases (METHOD states "conv bias 0";
-we zero the linear biases too). The real CIFAR net normalises its input with
-the CIFAR-10 channel mean and std; complex nets take raw pixels.
+``N(0, 1/(2 fan_in))`` weights and zero biases (docs/METHOD.md states "conv
+bias 0"; we zero the linear biases too). Complex nets take raw pixels.
+
+Input representation
+--------------------
+The real CIFAR net standardises its input inside the model,
+``r = (x - mean) / std`` per channel with the constants the method's authors
+used (:data:`CIFAR_MEAN`, :data:`CIFAR_STD`), so attacks and data stay in
+pixel space. The authors standardise *outside* the model and penalise the
+gradient with respect to ``r``; since ``dL/dr = std * dL/dx``, a net states
+that factor in :meth:`Net.representation_scale` and the G.R. penalty
+(:mod:`cvgr.regularize`) multiplies the pixel gradient by it. Nets without
+standardisation (every complex net, ``small_cnn``, ``mlp``) return ``None``
+and are penalised on the pixel gradient.
 
 Every net is a :class:`Net`, which knows its input shape and rejects data of
 another shape before any work is done.
@@ -32,8 +43,11 @@ from .complex import ComplexConv2d, ComplexLinear, GroupSum, PhaseScale
 from .pool import AvgPool2
 
 FIELDS = ("real", "complex")
+#: Per-channel CIFAR-10 standardisation of the real CIFAR net: the constants of
+#: the method's reference implementation (the std differs from the usual
+#: (0.2470, 0.2435, 0.2616) of the training set; see docs/METHOD_NOTES.md).
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR_STD = (0.2470, 0.2435, 0.2616)
+CIFAR_STD = (0.2023, 0.1994, 0.2010)
 
 
 class Net(nn.Module):
@@ -52,9 +66,19 @@ class Net(nn.Module):
             )
         return self.body(x)
 
+    def representation_scale(self) -> Tensor | None:
+        """``std`` of shape (1, C, 1, 1) when the net starts with a :class:`Normalize`, else ``None``.
+
+        The net's input representation is ``r = (x - mean) / std``, so
+        ``dL/dr = std * dL/dx``: the factor that turns a pixel gradient into
+        the gradient the G.R. penalty is defined on.
+        """
+        first = self.body[0] if len(self.body) else None
+        return first.std if isinstance(first, Normalize) else None
+
 
 class Normalize(nn.Module):
-    """``(x - mean) / std`` per channel."""
+    """``r = (x - mean) / std`` per channel (``mean``, ``std`` buffers of shape (1, C, 1, 1))."""
 
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]):
         super().__init__()
