@@ -261,7 +261,7 @@ class OrthogonalScores(nn.Module):
 
 
 def test_nes_scores_estimate_their_own_objective_and_not_the_other():
-    """With orthogonal objective gradients, each score's estimate has cosine >= 0.95 with its own, < 0.3 with the other's."""
+    """Objective gradients orthogonal: each score's estimate has cosine >= 0.95 with its own, < 0.3 with the other's."""
     model = OrthogonalScores(64, seed=0)
     x = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(1))
     y = torch.zeros(3, dtype=torch.int64)
