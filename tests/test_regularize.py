@@ -42,7 +42,7 @@ def test_modes_differ_on_complex_and_agree_on_real_nets():
 
 
 def test_paper_mode_weight_gradient_equals_closed_form():
-    """One complex linear layer as the whole net: METHOD section 2's closed form plus the exact g-path."""
+    """One complex linear layer as the whole net: docs/METHOD.md section 2.2's closed form plus the exact g-path."""
     torch.manual_seed(2)
     n, m, B, beta = 6, 4, 5, 3.0
     layer = ComplexLinear(n, m).double()
@@ -78,7 +78,7 @@ def test_paper_mode_weight_gradient_equals_closed_form():
     torch.testing.assert_close(got["weight_re"], explicit_r + via_g[0] + first[0], rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(got["weight_im"], explicit_i + via_g[1] + first[1], rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(got["bias_re"], via_g[2] + first[2], rtol=1e-9, atol=1e-12)
-    # METHOD's derivative constraint A^2 + B^2 = 1 (up to the 1e-12 smoothing of |z|).
+    # the derivative constraint (docs/METHOD.md section 2.2) A^2 + B^2 = 1 (up to the 1e-12 smoothing of |z|).
     torch.testing.assert_close(Am ** 2 + Bm ** 2, torch.ones_like(Am), rtol=1e-9, atol=1e-9)
 
 
