@@ -39,9 +39,10 @@ different models.
 
   Several runs of one model type are pooled (counts added), which ignores
   the spread between seeds; the row's ``method`` says so. Accuracies of two
-  targets attacked with the same source's examples are positively
-  correlated; treating them as independent, as MOVER does, makes the
-  interval wider, never narrower, than a paired one.
+  targets attacked with the same source's examples share the images and are
+  typically positively correlated; while they are, treating them as
+  independent, as MOVER does, makes the interval wider than a paired one
+  (which would need per-image outcomes, not counts).
 * **The same >= 2 seeds for every model type**: ``D_s`` is computed per
   seed and the interval is Student's t interval of their mean
   (:func:`cvgr.stats.mean_ci`); the runs of different seeds are
