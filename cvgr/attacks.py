@@ -1,4 +1,4 @@
-"""L-infinity attacks of METHOD section 3: FGSM, PGD and NES.
+"""L-infinity attacks of docs/METHOD.md section 3: FGSM, PGD and NES.
 
 Every attack has one signature (like torchattacks)::
 
@@ -17,7 +17,10 @@ in the L-infinity norm. The loss is the batch-mean cross-entropy ``CE``.
   (equal up to one float32 rounding of the projection, see the tests).
 * NES (Ilyas et al., ICML 2018): PGD whose gradient is the query-only
   estimate of :func:`nes_gradient`; ``steps * 2 * samples`` model queries per
-  image, exactly.
+  image, exactly. The score NES reads from each query is one of
+  :data:`NES_SCORES`: the true class's raw output (``"output"``: the logit
+  of a real net, the magnitude of a complex one) or its log-softmax
+  (``"cross_entropy"``, so the estimate is that of ``grad_x CE``).
 
 The model's mode (eval) is the caller's business. Attacks differentiate with
 ``torch.autograd.grad`` with respect to the input only, with the parameters'
@@ -40,7 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .rand import noise
-from .vocab import AttackId
+from .vocab import NES_SCORES, AttackId
 
 #: The step size of PGD and NES is ``ALPHA_FACTOR * eps / steps`` unless given.
 ALPHA_FACTOR = 1.85
@@ -146,6 +149,23 @@ def true_class_score(logits: Tensor, y: Tensor) -> Tensor:
     return -F.softplus(torch.logsumexp(others, 1))
 
 
+def true_class_output(logits: Tensor, y: Tensor) -> Tensor:
+    """``s = f_y``, the raw output of the true class (a real net's logit, a complex net's magnitude), shape (B,)."""
+    return logits.gather(1, y[:, None]).squeeze(1)
+
+
+_SCORE_FUNCTIONS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+    "output": true_class_output,
+    "cross_entropy": true_class_score,
+}
+
+
+def _score_function(score: str) -> Callable[[Tensor, Tensor], Tensor]:
+    if score not in _SCORE_FUNCTIONS:
+        raise ValueError(f"unknown NES score {score!r}; choose one of {', '.join(NES_SCORES)}")
+    return _SCORE_FUNCTIONS[score]
+
+
 def _image_sums(diff: Tensor, d: Tensor, first_row: int, samples: int) -> tuple[int, Tensor]:
     """``sum_r diff_r d_r`` per image over direction rows ``first_row, ..`` (image-major, ``samples`` each).
 
@@ -169,17 +189,26 @@ def default_chunk(device: torch.device) -> int:
 
 @torch.no_grad()
 def nes_gradient(model: nn.Module, x: Tensor, y: Tensor, *, samples: int, sigma: float = 0.001,
-                 chunk: int | None = None, generator: torch.Generator | None = None) -> Tensor:
-    """NES estimate of ``grad_x CE`` from ``2 * samples`` model queries per image, shape of ``x``.
+                 score: str = "cross_entropy", chunk: int | None = None,
+                 generator: torch.Generator | None = None) -> Tensor:
+    """NES estimate of ``-grad_x s`` from ``2 * samples`` model queries per image, shape of ``x``.
 
     ``g_i = -(1 / (2 n sigma)) sum_j (s(x_i + sigma d_ij) - s(x_i - sigma d_ij)) d_ij``,
     ``n = samples``, ``d_ij ~ N(0, I)`` drawn from ``generator`` (antithetic
-    pairs). ``s`` is the log-softmax score of the true class, i.e. the log of
-    the output probability (:func:`true_class_score`), not the probability
-    itself: in float32 two probabilities near 1 that differ by
-    ``~sigma |grad p|`` are equal after rounding, while their logs, computed
-    stably, keep the difference.
-    Since ``CE = -s``, ``g`` estimates ``grad_x CE`` (the ascent direction).
+    pairs). Since ``E[(d . v) d] = v`` for ``d ~ N(0, I)`` and
+    ``s(x + sigma d) - s(x - sigma d) = 2 sigma d . grad s + O(sigma^3)``,
+    ``g`` estimates ``-grad_x s``: the direction that lowers the true class's
+    score. ``score`` (one of :data:`NES_SCORES`) picks ``s``:
+
+    * ``"cross_entropy"``: ``s = log p_y``, the log-softmax of the true class
+      (:func:`true_class_score`). ``CE = -s``, so ``g`` estimates
+      ``grad_x CE``. The log, computed stably, keeps the ``~sigma |grad p|``
+      differences that two float32 probabilities near 1 would round away.
+    * ``"output"``: ``s = f_y``, the true class's raw output
+      (:func:`true_class_output`: the logit of a real net, the magnitude of
+      a complex net's last layer), so ``g`` estimates ``-grad_x f_y``. This is
+      the objective of the paper's NES experiments.
+
     Queries are not clipped to [0, 1].
 
     The ``B * 2n`` queries run as batched forward passes over all images at
@@ -189,6 +218,7 @@ def nes_gradient(model: nn.Module, x: Tensor, y: Tensor, *, samples: int, sigma:
     estimate) depends on ``chunk``.
     """
     chunk = default_chunk(x.device) if chunk is None else chunk
+    score_of = _score_function(score)
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
     if sigma <= 0:
@@ -207,27 +237,31 @@ def nes_gradient(model: nn.Module, x: Tensor, y: Tensor, *, samples: int, sigma:
         queries = torch.empty(2 * m, flat.shape[1], device=x.device, dtype=x.dtype)
         torch.add(base, d, alpha=sigma, out=queries[:m])
         torch.sub(base, d, alpha=sigma, out=queries[m:])
-        score = true_class_score(model(queries.view(2 * m, *shape)), y.index_select(0, image).repeat(2))
-        first, sums = _image_sums(score[:m] - score[m:], d, first_row, samples)
+        s = score_of(model(queries.view(2 * m, *shape)), y.index_select(0, image).repeat(2))
+        first, sums = _image_sums(s[:m] - s[m:], d, first_row, samples)
         grad[first:first + sums.shape[0]] += sums
     return grad.mul_(-1.0 / (2 * samples * sigma)).view_as(x)
 
 
 def nes(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, steps: int = 8, samples: int = 250,
-        sigma: float = 0.001, alpha: float | None = None, chunk: int | None = None,
-        generator: torch.Generator | None = None) -> Tensor:
+        sigma: float = 0.001, score: str = "cross_entropy", alpha: float | None = None,
+        chunk: int | None = None, generator: torch.Generator | None = None) -> Tensor:
     """NES attack: PGD (no random start, ``alpha`` default ``1.85 eps / steps``) on :func:`nes_gradient`.
 
-    Costs exactly ``steps * 2 * samples`` queries per image (paper: 8 steps,
-    n = 250, 4000 queries, eps = 0.16, sigma = 0.001).
+    Each step is ``x' <- P(x' + alpha sign(g))`` with ``g`` the estimate of
+    ``-grad_x s`` for the chosen ``score`` (:data:`NES_SCORES`). Costs exactly
+    ``steps * 2 * samples`` queries per image (paper: 8 steps, eps = 0.16,
+    4000 queries, i.e. n = 250, sigma = 0.001, score ``"output"``).
     """
     _check_eps(eps)
     _check_steps(steps)
+    _score_function(score)
     alpha = ALPHA_FACTOR * eps / steps if alpha is None else alpha
     x = x.detach()
 
     def gradient(xa: Tensor) -> Tensor:
-        return nes_gradient(model, xa, y, samples=samples, sigma=sigma, chunk=chunk, generator=generator)
+        return nes_gradient(model, xa, y, samples=samples, sigma=sigma, score=score, chunk=chunk,
+                            generator=generator)
 
     return _sign_ascent(x, x, eps, steps, alpha, gradient)
 

@@ -1,4 +1,4 @@
-"""Training-time augmentation (METHOD section 2), vectorised over the batch.
+"""Training-time augmentation (docs/METHOD.md section 2.5), vectorised over the batch.
 
 Per dataset: Fashion-MNIST random horizontal flip + random crop 28 with pad 1
 (edge); CIFAR-10 random flip + random crop 32 with pad 4 (edge); MNIST and

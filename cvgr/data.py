@@ -18,7 +18,7 @@ Stored images:
 
 - mnist, fmnist: (1, 28, 28), the raw bytes unchanged.
 - cifar10: (3, 32, 32), the raw bytes unchanged (HWC -> CHW).
-- svhn: (1, 28, 28) after METHOD section 2's preprocessing, per image:
+- svhn: (1, 28, 28) after the preprocessing of docs/METHOD.md section 2.5, per image:
   center crop 32 -> 28 (rows and columns 2..29), luminance
   ``g = 0.2989 R + 0.5870 G + 0.1140 B`` (in float64 on the 0..255 values),
   min-max rescaling ``v = (g - min g) / (max g - min g)`` to [0, 1]

@@ -1,15 +1,20 @@
-"""Gradient regularization (G.R.) and the gradient-agreement metric zeta (METHOD section 2).
+"""Gradient regularization (G.R.) and the gradient-agreement metric zeta (docs/METHOD.md section 2).
 
 With ``L = (1/B) sum_i CE(f(x_i), y_i)`` the batch-mean cross-entropy,
 
-    R = beta * (1/B) sum_i || dL/dx_i ||_1^2
+    R = beta * (1/B) sum_i || dL/dr_i ||_1^2
 
-where ``dL/dx_i`` is the gradient of the batch-mean loss with respect to
-sample ``i``'s input (so it carries the 1/B factor the paper's betas are
-calibrated against). Training minimises ``L + R`` by double backpropagation.
-The mode (``paper`` or ``exact``, see :mod:`cvgr.nn.complex`) decides how the
-complex layers are differentiated the second time; real layers are exact in
-both modes.
+where ``r_i`` is the net's input representation of sample ``i`` and
+``dL/dr_i`` the gradient of the batch-mean loss with respect to it (so it
+carries the 1/B factor the paper's betas are calibrated against). For most
+nets ``r = x``, the pixels. A net that standardises its input inside itself,
+``r = (x - mean) / std`` (the real CIFAR net), reports ``std`` through
+``representation_scale()`` (:meth:`cvgr.nn.Net.representation_scale`), and
+``dL/dr = std * dL/dx`` per channel: this is the penalty of the method's
+reference implementation, which standardises outside the net. Training
+minimises ``L + R`` by double backpropagation. The mode (``paper`` or
+``exact``, see :mod:`cvgr.nn.complex`) decides how the complex layers are
+differentiated the second time; real layers are exact in both modes.
 
 zeta is the cosine between ``grad_theta L`` and ``grad_theta (L + R)`` over
 all parameters concatenated.
@@ -41,15 +46,31 @@ class RegularizedLoss:
         return self.loss + self.penalty
 
 
-def gradient_penalty(loss: Tensor, x: Tensor, beta: float) -> Tensor:
-    """``beta * mean_i ||dL/dx_i||_1^2`` with a graph for double backprop; ``x`` must require grad."""
-    (gx,) = torch.autograd.grad(loss, x, create_graph=True)
+def representation_scale(model: nn.Module) -> Tensor | None:
+    """``model.representation_scale()`` (``dr/dx`` per channel) when the model has one, else ``None`` (``r = x``)."""
+    scale = getattr(model, "representation_scale", None)
+    return scale() if callable(scale) else None
+
+
+def penalty_from_gradient(gx: Tensor, beta: float, scale: Tensor | None = None) -> Tensor:
+    """``beta * mean_i ||s * gx_i||_1^2``, ``s = scale`` (broadcast over ``gx``) or 1 when ``None``."""
+    if scale is not None:
+        gx = gx * scale
     return beta * gx.flatten(1).abs().sum(1).square().mean()
+
+
+def gradient_penalty(loss: Tensor, x: Tensor, beta: float, scale: Tensor | None = None) -> Tensor:
+    """``beta * mean_i ||scale * dL/dx_i||_1^2`` with a graph for double backprop; ``x`` must require grad."""
+    (gx,) = torch.autograd.grad(loss, x, create_graph=True)
+    return penalty_from_gradient(gx, beta, scale)
 
 
 def regularized_loss(model: nn.Module, x: Tensor, y: Tensor, beta: float, mode: str = "paper",
                      params: Sequence[Tensor] | None = None) -> RegularizedLoss:
     """L and R for a batch. ``beta = 0`` skips the input gradient entirely.
+
+    R is taken on the gradient with respect to the model's input
+    representation: the pixel gradient times :func:`representation_scale`.
 
     With ``params`` (and beta > 0), ``grad_theta L`` is computed in the same
     backward pass as the input gradient and kept in ``loss_grads``, which
@@ -70,11 +91,12 @@ def regularized_loss(model: nn.Module, x: Tensor, y: Tensor, beta: float, mode: 
     finally:
         restore()
     loss = F.cross_entropy(logits, y)
+    scale = representation_scale(model)
     if params is None:
-        return RegularizedLoss(loss, gradient_penalty(loss, x, beta), logits)
+        return RegularizedLoss(loss, gradient_penalty(loss, x, beta, scale), logits)
     params = list(params)
     gx, *g_loss = torch.autograd.grad(loss, [x, *params], create_graph=True, allow_unused=True)
-    penalty = beta * gx.flatten(1).abs().sum(1).square().mean()
+    penalty = penalty_from_gradient(gx, beta, scale)
     g_loss = [torch.zeros_like(p) if g is None else g.detach() for g, p in zip(g_loss, params)]
     return RegularizedLoss(loss, penalty, logits, g_loss)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .settings import Spec, setting
-from .vocab import ARCHITECTURES, DATASETS, DEVICES, FIELDS, MODES, AttackId, ModelId
+from .vocab import ARCHITECTURES, DATASETS, DEVICES, FIELDS, MODES, NES_SCORES, AttackId, ModelId
 
 #: The white-box grid of the 28x28 tasks: 0 to 0.3 in steps of 0.02.
 GRID_28 = tuple(round(0.02 * i, 2) for i in range(16))
@@ -182,6 +182,9 @@ class NesSpec(Spec):
     images: int = setting(1000, lo=1, doc=_IMAGES)
     chunk: int | None = setting(None, lo=2, doc="query rows per forward pass, or null for the device's default "
                                                 "(the random stream, hence the result, depends on it)")
+    score: str = setting("output", choices=NES_SCORES,
+                         doc="the objective NES estimates: output = the true class's raw output (the authors'), "
+                             "cross_entropy = the cross-entropy")
 
     @property
     def samples(self) -> int:

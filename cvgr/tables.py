@@ -31,8 +31,8 @@ from tabulate import tabulate
 from .errors import CvgrError
 from .io import atomic_output
 from .records import NesResult, Record, TrainingHistory, TransferCell, WhiteboxCurve
-from .vocab import (DATASET_PROSE, FIELD_PROSE, FIELDS, TRANSFER_ROLES, ModelId, dataset_key, dataset_label,
-                    fmt_number)
+from .vocab import (DATASET_PROSE, FIELD_PROSE, FIELDS, NES_SCORE_PROSE, TRANSFER_ROLES, ModelId, dataset_key,
+                    dataset_label, fmt_number)
 
 MISSING = "\u2014"  # em dash: a transfer cell that was not run
 NOT_RUN = "(not run)"
@@ -266,7 +266,8 @@ def _nes_section(results: Sequence[NesResult]) -> str:
     return (
         f"{first.n_images} {DATASET_PROSE.get(first.dataset, first.dataset)} test images, {spec.steps}-step PGD, "
         f"eps {fmt_eps(spec.eps)}, {first.queries_per_image:g} queries per image "
-        f"(n = {spec.samples} directions, sigma {spec.sigma:g}).\n\n"
+        f"(n = {spec.samples} directions, sigma {spec.sigma:g}); NES estimates the gradient of "
+        f"{NES_SCORE_PROSE[spec.score]} (score: {spec.score}).\n\n"
         "Accuracy under the attack:\n\n" + table(_nes_wide(results, lambda r: r.accuracy)) + "\n\n"
         "Clean accuracy on the same images:\n\n" + table(_nes_wide(results, lambda r: r.clean_accuracy)) + "\n"
     )
@@ -282,7 +283,7 @@ def _nes_by_dataset(results: Sequence[NesResult]) -> dict[str, list[NesResult]]:
         group = groups[ds]
         what = f"NES results for {ds}"
         _unique((r.n_images for r in group), what, "n_images")
-        for attr in ("steps", "eps", "samples", "sigma"):
+        for attr in ("steps", "eps", "samples", "sigma", "score"):
             _unique((getattr(r.spec, attr) for r in group), what, attr)
         _unique((r.queries_per_image for r in group), what, "queries_per_image")
         _check_unique_keys(((f"{ds} {FIELD_PROSE[r.model.field]}, {defense_label(r.model)}", r.path)

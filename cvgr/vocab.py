@@ -35,13 +35,21 @@ FIELD_LETTERS = {"real": "R", "complex": "C"}
 FIELD_PROSE = {"real": "real-valued", "complex": "complex-valued"}
 
 #: Registered architectures (cvgr.nn.architectures.ARCHITECTURES implements them).
-ARCHITECTURES = ("small_cnn", "mlp", "cifar_cnn")
+ARCHITECTURES = ("small_cnn", "mlp", "cifar_cnn", "cifar_cnn_warp")
 
 #: How complex layers are differentiated a second time (cvgr.nn.complex).
 MODES = ("paper", "exact")
 
 #: Where jobs compute; ``auto`` = cuda when torch sees a GPU, else cpu.
 DEVICES = ("auto", "cpu", "cuda")
+
+#: What NES reads from a query, i.e. the objective whose gradient it estimates:
+#: ``"output"`` the true class's raw output ``f_y`` (the logit of a real net, the
+#: magnitude of a complex one; estimate of ``-grad_x f_y``), ``"cross_entropy"``
+#: its log-softmax ``log p_y`` (estimate of ``grad_x CE``).
+NES_SCORES = ("output", "cross_entropy")
+NES_SCORE_PROSE = {"output": "the true class's raw output (logit or magnitude)",
+                   "cross_entropy": "the cross-entropy (the true class's log-softmax)"}
 
 #: Training defenses: plain, gradient regularization, PGD adversarial training.
 DEFENSES = ("std", "gr", "adv")

@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import torchattacks
-from cvgr.attacks import (CHUNK_CPU, QueryCounter, attack_function, default_chunk, fgsm, nes, nes_gradient, pgd,
-                          true_class_score)
+from cvgr.attacks import (CHUNK_CPU, NES_SCORES, QueryCounter, attack_function, default_chunk, fgsm, nes,
+                          nes_gradient, pgd, true_class_score)
 from cvgr.nn import build_model
 from cvgr.vocab import AttackId
 
@@ -225,6 +225,76 @@ def test_nes_is_deterministic_given_the_generator(batch):
 
     assert torch.equal(run(0), run(0))
     assert not torch.equal(run(0), run(1))
+
+
+def _own_objective_gradient(model: nn.Module, x: Tensor, y: Tensor, score: str) -> Tensor:
+    """Autograd's per-image gradient of what NES with ``score`` estimates: ``grad CE_i`` or ``-grad f_y``."""
+    xg = x.detach().clone().requires_grad_(True)
+    logits = model(xg)
+    if score == "cross_entropy":
+        objective = F.cross_entropy(logits, y, reduction="sum")
+    else:
+        objective = -logits.gather(1, y[:, None]).sum()
+    (grad,) = torch.autograd.grad(objective, xg)
+    return grad
+
+
+class OrthogonalScores(nn.Module):
+    """Two linear logits ``l0 = w.v``, ``l1 = (w + u).v + 12`` with ``u`` orthogonal to ``w``, ``|u| = |w|``.
+
+    For class 0, ``-grad f_0 = -w`` while ``grad CE = p_1 u`` (``p_1`` ~ 1):
+    the two NES objectives have orthogonal gradients.
+    """
+
+    def __init__(self, dim: int, seed: int):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        w, u = torch.randn(dim, generator=g), torch.randn(dim, generator=g)
+        u = u - (u @ w) / (w @ w) * w
+        self.w, self.u = w, u * (w.norm() / u.norm())
+
+    def forward(self, x: Tensor) -> Tensor:
+        v = x.flatten(1)
+        return torch.stack([v @ self.w, v @ (self.w + self.u) + 12.0], 1)
+
+
+def test_nes_scores_estimate_their_own_objective_and_not_the_other():
+    """Objective gradients orthogonal: each score's estimate has cosine >= 0.95 with its own, < 0.3 with the other's."""
+    model = OrthogonalScores(64, seed=0)
+    x = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    y = torch.zeros(3, dtype=torch.int64)
+    truth = {score: _own_objective_gradient(model, x, y, score) for score in NES_SCORES}
+    assert _cosine(truth["output"], truth["cross_entropy"]).abs().max() < 1e-4  # the set-up is what it claims
+    for score in NES_SCORES:
+        other = next(s for s in NES_SCORES if s != score)
+        g = nes_gradient(model, x, y, samples=2000, score=score, generator=torch.Generator().manual_seed(2))
+        assert (_cosine(g, truth[score]) >= 0.95).all(), score
+        assert (_cosine(g, truth[other]).abs() < 0.3).all(), score
+
+
+@pytest.mark.parametrize("field", ["real", "complex"])
+@pytest.mark.parametrize("score", NES_SCORES)
+def test_nes_gradient_matches_autograd_of_its_objective_on_a_net(field, score):
+    """A (nonlinear) MLP in float64: cosine >= 0.95 with autograd's gradient of the score's own objective."""
+    torch.manual_seed(4)
+    model = build_model("mlp", field, in_shape=(1, 8, 8)).double().eval()
+    x = torch.rand(4, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    y = torch.tensor([0, 3, 7, 9])
+    g = nes_gradient(model, x, y, samples=3000, score=score, generator=torch.Generator().manual_seed(6))
+    assert (_cosine(g, _own_objective_gradient(model, x, y, score)) >= 0.95).all()
+
+
+def test_nes_output_score_keeps_the_query_budget_and_rejects_unknown_scores(batch):
+    x, y = batch
+    counter = QueryCounter(_small_cnn("real"))
+    out = nes(counter, x[:3], y[:3], EPS, steps=2, samples=15, score="output", chunk=40,
+              generator=torch.Generator().manual_seed(0))
+    assert counter.queries == 3 * (2 * 2 * 15)
+    assert _in_ball(out, x[:3], EPS)
+    for call in (lambda: nes_gradient(counter, x[:1], y[:1], samples=2, score="probability"),
+                 lambda: nes(counter, x[:1], y[:1], EPS, samples=2, score="logit")):
+        with pytest.raises(ValueError, match="choose one of output, cross_entropy"):
+            call()
 
 
 def _synthetic_two_class(n: int, seed: int) -> tuple[Tensor, Tensor]:

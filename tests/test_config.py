@@ -48,7 +48,7 @@ def test_shipped_configs_are_valid(path):
     (lambda c: c["datasets"].__setitem__("imagenet", {}),
      "config.yaml: datasets.imagenet: unknown key 'imagenet'; allowed: mnist, svhn, fmnist, cifar10"),
     (lambda c: fm(c)["arch"].__setitem__("real", "resnet"),
-     "config.yaml: datasets.fmnist.arch.real: 'resnet' is not allowed; allowed: small_cnn, mlp, cifar_cnn"),
+     "config.yaml: datasets.fmnist.arch.real: 'resnet' is not allowed; allowed: small_cnn, mlp, cifar_cnn, cifar_cnn_warp"),
     (lambda c: fm(c)["adversarial"].__setitem__("fields", ["quaternion"]),
      "config.yaml: datasets.fmnist.adversarial.fields[0]: 'quaternion' is not allowed; allowed: real, complex"),
     (lambda c: fm(c).__setitem__("betas", [0, -64]),

@@ -70,7 +70,7 @@ def write_idx_set(folder: Path, rng: np.random.Generator, gz: bool, sizes=(7, 5)
 
 
 def svhn_reference(x_hwcn: np.ndarray) -> np.ndarray:
-    """METHOD's SVHN preprocessing on the .mat layout (H, W, C, N): -> (N, 1, 28, 28) uint8."""
+    """SVHN preprocessing (docs/METHOD.md section 2.5) on the .mat layout (H, W, C, N): -> (N, 1, 28, 28) uint8."""
     out = []
     for n in range(x_hwcn.shape[3]):
         img = x_hwcn[2:30, 2:30, :, n].astype(np.float64)

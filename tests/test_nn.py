@@ -109,6 +109,11 @@ ARCH_CASES = [
      + 2048 * 256 + 256 + 2570),
     ("cifar_cnn", "complex", (3, 32, 32), 2 * (32 * 27 + 32 + 64 * 288 + 64 + 128 * 576 + 128) + 2 * (32 + 64 + 128)
      + 2 * (2048 * 256 + 256 + 2570)),
+    # the warp x - sin(2 pi x) / (2 pi) has no parameters
+    ("cifar_cnn_warp", "real", (3, 32, 32), (32 * 27 + 32 + 64 * 288 + 64 + 128 * 576 + 128) + 2 * (32 + 64 + 128)
+     + 2048 * 256 + 256 + 2570),
+    ("cifar_cnn_warp", "complex", (3, 32, 32), 2 * (32 * 27 + 32 + 64 * 288 + 64 + 128 * 576 + 128)
+     + 2 * (32 + 64 + 128) + 2 * (2048 * 256 + 256 + 2570)),
 ]
 
 
@@ -165,3 +170,40 @@ def test_avg_pool2_matches_torch_to_second_order(shape):
     torch.testing.assert_close(dd, dd_ref, rtol=1e-12, atol=1e-12)
     assert torch.autograd.gradcheck(avg_pool2, (x,))
     assert torch.autograd.gradgradcheck(avg_pool2, (x,))
+
+
+def test_phase_warp_values_and_derivatives_match_closed_forms():
+    """w(x) = x - sin(2 pi x)/(2 pi): fixed points 0, 1/2, 1; w'(x) = 1 - cos(2 pi x); w''(x) = 2 pi sin(2 pi x)."""
+    from cvgr.nn import PhaseWarp
+    warp = PhaseWarp()
+    x = torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0], dtype=torch.float64, requires_grad=True)
+    out = warp(x)
+    q = 1 / (2 * math.pi)
+    torch.testing.assert_close(out, torch.tensor([0.0, 0.25 - q, 0.5, 0.75 + q, 1.0], dtype=torch.float64),
+                               rtol=0, atol=1e-15)
+    (d1,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    torch.testing.assert_close(d1, torch.tensor([0.0, 1.0, 2.0, 1.0, 0.0], dtype=torch.float64), rtol=0, atol=1e-15)
+    (d2,) = torch.autograd.grad(d1.sum(), x)
+    torch.testing.assert_close(d2, torch.tensor([0.0, 2 * math.pi, 0.0, -2 * math.pi, 0.0], dtype=torch.float64),
+                               rtol=0, atol=1e-12)
+    grid = torch.linspace(0, 1, 1001, dtype=torch.float64)
+    w = warp(grid)
+    assert w.min() >= 0 and w.max() <= 1 and (w.diff() >= 0).all()  # onto [0, 1], increasing
+    torch.testing.assert_close(warp(1 - grid), 1 - w, rtol=0, atol=1e-15)  # point symmetry about (1/2, 1/2)
+    assert torch.autograd.gradgradcheck(warp, (grid[1:-1:50].clone().requires_grad_(),))
+
+
+def test_cifar_cnn_warp_is_cifar_cnn_after_the_warp_for_complex_and_unchanged_for_real():
+    from cvgr.nn import PhaseWarp
+    x = torch.rand(2, 3, 32, 32)
+    for field in ("complex", "real"):
+        torch.manual_seed(8)
+        plain = build_model("cifar_cnn", field).eval()
+        torch.manual_seed(8)
+        warped = build_model("cifar_cnn_warp", field).eval()
+        expected = plain(PhaseWarp()(x) if field == "complex" else x)
+        assert torch.equal(warped(x), expected)
+        assert sum(p.numel() for p in warped.parameters()) == sum(p.numel() for p in plain.parameters())
+    assert isinstance(build_model("cifar_cnn_warp", "complex").body[0], PhaseWarp)
+    with pytest.raises(ShapeMismatchError, match="cifar_cnn_warp needs H and W divisible by 8"):
+        build_model("cifar_cnn_warp", "complex", (3, 28, 28))

@@ -67,7 +67,7 @@ def test_exact_gradients_match_finite_differences(field, mode):
 
 
 def test_paper_mode_weight_gradient_equals_closed_form():
-    """One complex linear layer as the whole net: METHOD section 2's closed form plus the exact g-path."""
+    """One complex linear layer as the whole net: docs/METHOD.md section 2.2's closed form plus the exact g-path."""
     torch.manual_seed(2)
     n, m, B, beta = 6, 4, 5, 3.0
     layer = ComplexLinear(n, m).double()
@@ -103,7 +103,7 @@ def test_paper_mode_weight_gradient_equals_closed_form():
     torch.testing.assert_close(got["weight_re"], explicit_r + via_g[0] + first[0], rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(got["weight_im"], explicit_i + via_g[1] + first[1], rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(got["bias_re"], via_g[2] + first[2], rtol=1e-9, atol=1e-12)
-    # METHOD's derivative constraint A^2 + B^2 = 1 (up to the 1e-12 smoothing of |z|).
+    # the derivative constraint (docs/METHOD.md section 2.2) A^2 + B^2 = 1 (up to the 1e-12 smoothing of |z|).
     torch.testing.assert_close(Am ** 2 + Bm ** 2, torch.ones_like(Am), rtol=1e-9, atol=1e-9)
 
 
@@ -136,3 +136,67 @@ def test_bad_arguments_are_rejected():
         regularized_loss(net, x, y, -1.0)
     with pytest.raises(ValueError, match="choose one of paper, exact"):
         regularized_loss(net, x, y, 1.0, "approx")
+
+
+def _pixel_penalty(net, x, y, beta):
+    """The penalty on the pixel gradient, written out: beta * mean_i ||dL/dx_i||_1^2."""
+    xg = x.clone().requires_grad_()
+    (gx,) = torch.autograd.grad(F.cross_entropy(net(xg), y), xg)
+    return beta * gx.flatten(1).abs().sum(1).square().mean()
+
+
+def test_penalty_of_a_standardising_linear_net_is_the_closed_form_on_the_standardised_input():
+    """r = (x - m)/s, logits W r + b: dL/dr_i = W^T (softmax(l_i) - e_{y_i}) / B, and R uses that, not dL/dx."""
+    from torch import nn
+    from cvgr.nn import Net
+    from cvgr.nn.architectures import Normalize
+    torch.manual_seed(5)
+    mean, std = (0.3, 0.5), (0.2, 0.05)
+    lin = nn.Linear(2 * 3 * 3, 4).double()
+    net = Net("linear", "real", (2, 3, 3), nn.Sequential(Normalize(mean, std), nn.Flatten(), lin)).double()
+    B, beta = 6, 7.0
+    x, y = torch.rand(B, 2, 3, 3, dtype=torch.float64), torch.randint(0, 4, (B,))
+    m, s = net.body[0].mean, net.body[0].std  # the constants as stored (float32 values, now float64)
+    torch.testing.assert_close(s.flatten(), torch.tensor(std, dtype=torch.float64), rtol=1e-7, atol=0)
+    w, b = lin.weight.detach(), lin.bias.detach()
+    logits = ((x - m) / s).flatten(1) @ w.T + b
+    g_r = (torch.softmax(logits, 1) - F.one_hot(y, 4)) @ w / B            # dL/dr_i, (B, 18)
+    expected = beta * g_r.abs().sum(1).square().mean()
+    torch.testing.assert_close(regularized_loss(net, x, y, beta).penalty, expected, rtol=1e-12, atol=0)
+    torch.testing.assert_close(net.representation_scale(), s, rtol=0, atol=0)
+    # the pixel-gradient penalty is a different number: dL/dx = dL/dr / s
+    pixel = beta * (g_r.view(B, 2, 3, 3) / s).flatten(1).abs().sum(1).square().mean()
+    torch.testing.assert_close(_pixel_penalty(net, x, y, beta), pixel, rtol=1e-12, atol=0)
+    assert float(pixel / expected) > 10
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_real_cifar_net_is_regularized_like_a_net_fed_standardised_inputs(fused):
+    """The reference procedure: standardise outside, take dL/dr at the standardised input, penalise that."""
+    torch.manual_seed(6)
+    net = build_model("cifar_cnn", "real").double()
+    x, y = torch.rand(3, 3, 32, 32, dtype=torch.float64), torch.randint(0, 10, (3,))
+    beta, params = 5.0, list(net.parameters())
+    obj = regularized_loss(net, x, y, beta, params=params if fused else None)
+    ours = torch.autograd.grad(obj.total, params)
+    r = net.body[0](x).detach().requires_grad_()
+    loss = F.cross_entropy(net.body[1:](r), y)
+    (g_r,) = torch.autograd.grad(loss, r, create_graph=True)
+    penalty = beta * g_r.flatten(1).abs().sum(1).square().mean()
+    reference = torch.autograd.grad(loss + penalty, params)
+    torch.testing.assert_close(obj.penalty, penalty, rtol=1e-10, atol=0)
+    for a, b in zip(ours, reference):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-13)
+
+
+@pytest.mark.parametrize("arch,field,shape", [
+    ("small_cnn", "real", (1, 28, 28)), ("small_cnn", "complex", (1, 28, 28)),
+    ("mlp", "real", (1, 28, 28)), ("mlp", "complex", (1, 28, 28)), ("cifar_cnn", "complex", (3, 32, 32))])
+def test_nets_without_standardisation_keep_the_pixel_gradient_penalty_exactly(arch, field, shape):
+    torch.manual_seed(7)
+    net = build_model(arch, field, shape)
+    x, y = torch.rand(4, *shape), torch.randint(0, 10, (4,))
+    assert net.representation_scale() is None
+    for params in (None, list(net.parameters())):
+        assert torch.equal(regularized_loss(net, x, y, 64.0, params=params).penalty,
+                           _pixel_penalty(net, x, y, 64.0))

@@ -255,7 +255,8 @@ def test_nes_table_layout_and_values(tmp_path):
     assert (tmp_path / "n.md").read_text() == (
         "# Query-based attack (NES)\n\n"
         "1000 Fashion-MNIST test images, 8-step PGD, eps 0.16, 4000 queries per image "
-        "(n = 250 directions, sigma 0.001).\n\n"
+        "(n = 250 directions, sigma 0.001); NES estimates the gradient of the true class's raw output "
+        "(logit or magnitude) (score: output).\n\n"
         "Accuracy under the attack:\n\n"
         "| network        | no defense   | beta 64 G.R.   | eps 0.2 adversarial training   |\n"
         "|----------------|--------------|----------------|--------------------------------|\n"
@@ -313,6 +314,9 @@ def test_nes_is_deterministic(tmp_path):
 def test_nes_mixed_settings_and_duplicates_are_errors(tmp_path):
     with pytest.raises(CvgrError, match="steps = 8, 10"):
         write_nes_table(nes_files(tmp_path, **{"real-std-s0": {"steps": 10}}), tmp_path / "n.csv", tmp_path / "n.md")
+    with pytest.raises(CvgrError, match="score = cross_entropy, output"):
+        write_nes_table(nes_files(tmp_path / "s", **{"real-std-s0": {"score": "cross_entropy"}}),
+                        tmp_path / "n.csv", tmp_path / "n.md")
     paths = nes_files(tmp_path / "a")
     extra = nes_file(f"{tmp_path}/b/real-gr64-s1.h5", "fmnist", "real-gr64-s1", 1.0, 2.0)
     with pytest.raises(CvgrError, match="fmnist real-valued, beta 64 G.R.") as e:

@@ -1,20 +1,37 @@
-"""The architectures of METHOD section 1, real (R) and complex (C), in a registry by name.
+"""The architectures of docs/METHOD.md section 1, real (R) and complex (C), in a registry by name.
 
-=========== ======== ===============================================================
-name        field    layers
-=========== ======== ===============================================================
-small_cnn   real     conv3(32) relu pool, conv3(64) relu pool, fc(3136->128) relu, fc(128->10)
-small_cnn   complex  conv3(16) gsum(2) pool, conv3(8->32) gsum(2) pool, fc(784->128), fc(128->10)
-mlp         either   fc(D->256), fc(256->256), fc(256->10)   (ReLU between real layers)
-cifar_cnn   either   [conv3(32) BN act pool] [conv3(64) BN act pool] [conv3(128) BN act pool]
-                     fc(2048->256) act, fc(256->10)
-=========== ======== ===============================================================
+============== ======== ===============================================================
+name           field    layers
+============== ======== ===============================================================
+small_cnn      real     conv3(32) relu pool, conv3(64) relu pool, fc(3136->128) relu, fc(128->10)
+small_cnn      complex  conv3(16) gsum(2) pool, conv3(8->32) gsum(2) pool, fc(784->128), fc(128->10)
+mlp            either   fc(D->256), fc(256->256), fc(256->10)   (ReLU between real layers)
+cifar_cnn      either   [conv3(32) BN act pool] [conv3(64) BN act pool] [conv3(128) BN act pool]
+                        fc(2048->256) act, fc(256->10)
+cifar_cnn_warp real     cifar_cnn, unchanged
+cifar_cnn_warp complex  warp ``x - sin(2 pi x) / (2 pi)``, then cifar_cnn
+============== ======== ===============================================================
 
 Complex nets start with ``x -> pi x`` and have no activation (the magnitude is
 the nonlinearity); their logits are the last layer's magnitudes. Real nets use
-``N(0, 1/(2 fan_in))`` weights and zero biases (METHOD states "conv bias 0";
-we zero the linear biases too). The real CIFAR net normalises its input with
-the CIFAR-10 channel mean and std; complex nets take raw pixels.
+``N(0, 1/(2 fan_in))`` weights and zero biases (the method zeroes the
+convolution biases; cvgr zeroes the linear biases too). Complex nets take raw
+pixels;
+``cifar_cnn_warp`` is the CIFAR net as the method's authors ran it: its
+complex form passes the pixels through :class:`~cvgr.nn.complex.PhaseWarp`
+before ``x -> pi x`` (docs/METHOD_NOTES.md gives the evidence).
+
+Input representation
+--------------------
+The real CIFAR net standardises its input inside the model,
+``r = (x - mean) / std`` per channel with the constants the method's authors
+used (:data:`CIFAR_MEAN`, :data:`CIFAR_STD`), so attacks and data stay in
+pixel space. The authors standardise *outside* the model and penalise the
+gradient with respect to ``r``; since ``dL/dr = std * dL/dx``, a net states
+that factor in :meth:`Net.representation_scale` and the G.R. penalty
+(:mod:`cvgr.regularize`) multiplies the pixel gradient by it. Nets without
+standardisation (every complex net, ``small_cnn``, ``mlp``) return ``None``
+and are penalised on the pixel gradient.
 
 Every net is a :class:`Net`, which knows its input shape and rejects data of
 another shape before any work is done.
@@ -29,11 +46,14 @@ from torch import Tensor, nn
 
 from ..errors import ShapeMismatchError
 from ..vocab import FIELDS
-from .complex import ComplexConv2d, ComplexLinear, GroupSum, PhaseScale
+from .complex import ComplexConv2d, ComplexLinear, GroupSum, PhaseScale, PhaseWarp
 from .pool import AvgPool2
 
+#: Per-channel CIFAR-10 standardisation of the real CIFAR net: the constants of
+#: the method's reference implementation (the std differs from the usual
+#: (0.2470, 0.2435, 0.2616) of the training set; see docs/METHOD_NOTES.md).
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR_STD = (0.2470, 0.2435, 0.2616)
+CIFAR_STD = (0.2023, 0.1994, 0.2010)
 
 
 class Net(nn.Module):
@@ -52,9 +72,19 @@ class Net(nn.Module):
             )
         return self.body(x)
 
+    def representation_scale(self) -> Tensor | None:
+        """``std`` of shape (1, C, 1, 1) when the net starts with a :class:`Normalize`, else ``None``.
+
+        The net's input representation is ``r = (x - mean) / std``, so
+        ``dL/dr = std * dL/dx``: the factor that turns a pixel gradient into
+        the gradient the G.R. penalty is defined on.
+        """
+        first = self.body[0] if len(self.body) else None
+        return first.std if isinstance(first, Normalize) else None
+
 
 class Normalize(nn.Module):
-    """``(x - mean) / std`` per channel."""
+    """``r = (x - mean) / std`` per channel (``mean``, ``std`` buffers of shape (1, C, 1, 1))."""
 
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]):
         super().__init__()
@@ -114,17 +144,26 @@ def _cifar_cnn(field: str, in_shape: tuple[int, int, int], classes: int) -> list
     return layers
 
 
+def _cifar_cnn_warp(field: str, in_shape: tuple[int, int, int], classes: int) -> list[nn.Module]:
+    layers = _cifar_cnn(field, in_shape, classes)
+    return [PhaseWarp(), *layers] if field == "complex" else layers
+
+
 ARCHITECTURES: dict[str, Callable[[str, tuple[int, int, int], int], list[nn.Module]]] = {
     "small_cnn": _small_cnn,
     "mlp": _mlp,
     "cifar_cnn": _cifar_cnn,
+    "cifar_cnn_warp": _cifar_cnn_warp,
 }
-#: The input shape each architecture was designed for (METHOD section 1).
+#: The input shape each architecture was designed for (docs/METHOD.md section 1).
 DESIGN_SHAPES: dict[str, tuple[int, int, int]] = {
     "small_cnn": (1, 28, 28),
     "mlp": (1, 28, 28),
     "cifar_cnn": (3, 32, 32),
+    "cifar_cnn_warp": (3, 32, 32),
 }
+#: H and W must be multiples of this (the number of 2x2 poolings as a power of 2).
+_SIDE_DIVISORS: dict[str, int] = {"small_cnn": 4, "cifar_cnn": 8, "cifar_cnn_warp": 8}
 
 
 def build_model(arch: str, field: str, in_shape: tuple[int, int, int] | None = None,
@@ -139,10 +178,9 @@ def build_model(arch: str, field: str, in_shape: tuple[int, int, int] | None = N
     if field not in FIELDS:
         raise ValueError(f"unknown field {field!r}; choose one of {', '.join(FIELDS)}")
     shape = tuple(in_shape) if in_shape is not None else DESIGN_SHAPES[arch]
-    if arch == "cifar_cnn" and (shape[1] % 8 or shape[2] % 8):
-        raise ShapeMismatchError(f"cifar_cnn needs H and W divisible by 8, got {shape}")
-    if arch == "small_cnn" and (shape[1] % 4 or shape[2] % 4):
-        raise ShapeMismatchError(f"small_cnn needs H and W divisible by 4, got {shape}")
+    k = _SIDE_DIVISORS.get(arch, 1)
+    if shape[1] % k or shape[2] % k:
+        raise ShapeMismatchError(f"{arch} needs H and W divisible by {k}, got {shape}")
     net = Net(arch, field, shape, nn.Sequential(*ARCHITECTURES[arch](field, shape, num_classes)))
     if field == "real":
         init_real_(net)

@@ -1,4 +1,4 @@
-"""Phase-to-magnitude complex layers (METHOD section 1).
+"""Phase-to-magnitude complex layers (docs/METHOD.md section 1).
 
 A layer reads its real input ``x`` as phases and returns real magnitudes::
 
@@ -27,13 +27,14 @@ differentiable torch ops of the upstream gradient ``g`` and of ``W``, with
 
 Its first-order gradients are exact, but when autograd differentiates the
 input gradient ``J^T g`` again (double backprop), only the explicit ``W`` and
-the upstream gradient ``g`` are differentiated, as METHOD prescribes.
+the upstream gradient ``g`` are differentiated, as docs/METHOD.md section 2.2
+prescribes.
 Element-wise, ``J[k, j] = W_R[k, j] A[k, j] - W_I[k, j] B[k, j]`` with
 ``B = Re(p) c^T + Im(p) s^T`` and ``A = Im(p) c^T - Re(p) s^T``. It is also
 the cheaper first-order path (fewer saved intermediates), so ``paper`` is
 used for plain training too; ``exact`` is plain autograd throughout.
 
-Choices where METHOD is silent (documented in docs/METHOD_NOTES.md):
+Choices where the method is silent (documented in docs/METHOD_NOTES.md):
 
 * ``|z|`` is ``sqrt(z_R^2 + z_I^2 + 1e-12)`` so that gradients stay finite at
   ``z = 0``; ``p`` uses the same magnitude.
@@ -233,6 +234,23 @@ class PhaseScale(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x * math.pi
+
+
+class PhaseWarp(nn.Module):
+    """``w(x) = x - sin(2 pi x) / (2 pi)``, applied to pixels before :class:`PhaseScale`.
+
+    ``w`` maps [0, 1] onto itself, increasing, with ``w(0) = 0``,
+    ``w(1/2) = 1/2``, ``w(1) = 1`` and ``w(1 - x) = 1 - w(x)``. Its
+    derivative ``w'(x) = 1 - cos(2 pi x)`` lies in [0, 2]: 0 at black and
+    white pixels, 2 at mid-grey, so dark and bright tones are compressed and
+    mid-tones stretched. Plain autograd gives exactly this derivative; its
+    second derivative ``2 pi sin(2 pi x)`` depends on ``x`` alone, so the
+    warp adds nothing to the parameter gradient of the G.R. penalty beyond
+    the factor ``w'(x)`` on the input gradient.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x - torch.sin(2 * math.pi * x) / (2 * math.pi)
 
 
 def set_mode(model: nn.Module, mode: str) -> Callable[[], None]:

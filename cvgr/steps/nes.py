@@ -17,7 +17,8 @@ def nes(data: str, model: str, out: str, spec: NesSpec, *, seed: int = 0, runtim
     clean = correct(net, x, y)
     counter = QueryCounter(net)
     x_adv = attack_batched(nes_attack, counter, x, y, spec.eps, steps=spec.steps, samples=spec.samples,
-                           sigma=spec.sigma, chunk=spec.chunk, generator=generator(seed, 0, dev))
+                           sigma=spec.sigma, chunk=spec.chunk, score=spec.score,
+                           generator=generator(seed, 0, dev))
     n = len(x)
     NesResult(dataset=info.dataset, model=info.model, spec=spec,
               queries_per_image=counter.queries / n if n else 0.0,

@@ -1,0 +1,156 @@
+"""Claims verdicts and intervals from hand-made inputs; intervals against cvgr.stats."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from cvgr.claims import (CONTRADICTED, HOLDS, UNRESOLVED, Cell, ModelRecord, claims_table, mover_interval,
+                         paper_vs_measured)
+from cvgr.errors import CvgrError
+from cvgr.paper import load_paper_results
+from cvgr.stats import binomial_ci, mean_ci
+
+
+def _nes(field: str, defense: str, correct: int, n: int = 1000, seed: int = 0) -> Cell:
+    return Cell("nes", "fmnist", field, defense, correct, n, seed=seed)
+
+
+def _rows(claim: str, models=(), cells=(), **kw):
+    return [r for r in claims_table(list(models), list(cells), **kw) if r.claim == claim]
+
+
+def test_single_part_mover_is_the_clopper_pearson_interval():
+    est, lo, hi = mover_interval([(1, 37, 120)])
+    assert est == 37 / 120 and (lo, hi) == binomial_ci(37, 120)
+
+
+def test_difference_interval_is_newcombes_construction_from_the_binomial_intervals():
+    k1, n1, k2, n2 = 680, 1000, 601, 1000
+    (l1, u1), (l2, u2) = binomial_ci(k1, n1), binomial_ci(k2, n2)
+    p1, p2 = k1 / n1, k2 / n2
+    expected = (p1 - p2, p1 - p2 - math.hypot(p1 - l1, u2 - p2), p1 - p2 + math.hypot(u1 - p1, p2 - l2))
+    assert mover_interval([(1, k1, n1), (-1, k2, n2)]) == pytest.approx(expected, abs=1e-15)
+    (row,) = _rows("nes-complex-gr", cells=[_nes("complex", "gr", k1), _nes("real", "gr", k2)])
+    assert (row.estimate, row.low, row.high) == pytest.approx(tuple(100 * v for v in expected), abs=1e-12)
+    assert row.method.startswith("MOVER")
+
+
+@pytest.mark.parametrize("complex_correct, real_correct, n, verdict", [
+    (680, 600, 1000, HOLDS), (600, 680, 1000, CONTRADICTED), (62, 60, 100, UNRESOLVED)])
+def test_nes_ordering_verdicts(complex_correct, real_correct, n, verdict):
+    cells = [_nes("complex", "gr", complex_correct, n), _nes("real", "gr", real_correct, n)]
+    (row,) = _rows("nes-complex-gr", cells=cells)
+    assert row.verdict == verdict
+    assert f"({complex_correct}/{n})" in row.evidence and f"({real_correct}/{n})" in row.evidence
+
+
+def _models(accuracies: dict[tuple[str, str], list[int]], zetas: dict[tuple[str, str], list[float]] | None = None,
+            n: int = 1000, beta: float = 64) -> list[ModelRecord]:
+    out = []
+    for (field, defense), counts in accuracies.items():
+        for seed, correct in enumerate(counts):
+            zeta = (zetas or {}).get((field, defense), [1.0] * len(counts))[seed]
+            out.append(ModelRecord("fmnist", field, defense, 0 if defense == "std" else beta, seed, correct, n, zeta))
+    return out
+
+
+@pytest.mark.parametrize("r_gr, c_gr, n, verdict", [
+    (800, 880, 1000, HOLDS),        # R drops 10 pp, C drops 2 pp
+    (880, 800, 1000, CONTRADICTED),  # R drops 2 pp, C drops 10 pp
+    (88, 86, 100, UNRESOLVED)])
+def test_clean_accuracy_verdicts_with_one_run_each(r_gr, c_gr, n, verdict):
+    models = _models({("real", "std"): [9 * n // 10], ("real", "gr"): [r_gr],
+                      ("complex", "std"): [9 * n // 10], ("complex", "gr"): [c_gr]}, n=n)
+    (row,) = _rows("clean-accuracy", models)
+    assert row.verdict == verdict and row.scope == "fmnist, beta 64"
+    parts = [(1, 9 * n // 10, n), (-1, r_gr, n), (-1, 9 * n // 10, n), (1, c_gr, n)]
+    assert (row.estimate, row.low, row.high) == pytest.approx(tuple(100 * v for v in mover_interval(parts)))
+
+
+def test_clean_accuracy_with_three_seeds_is_the_t_interval_of_per_seed_differences():
+    acc = {("real", "std"): [900, 905, 897], ("real", "gr"): [800, 812, 790],
+           ("complex", "std"): [880, 884, 879], ("complex", "gr"): [860, 858, 866]}
+    (row,) = _rows("clean-accuracy", _models(acc))
+    per_seed = [(acc[("real", "std")][s] - acc[("real", "gr")][s] - acc[("complex", "std")][s]
+                 + acc[("complex", "gr")][s]) / 10 for s in range(3)]
+    assert (row.low, row.high) == pytest.approx(mean_ci(per_seed))
+    assert row.estimate == pytest.approx(sum(per_seed) / 3)
+    assert row.method == "t over 3 seeds" and row.verdict == HOLDS
+
+
+@pytest.mark.parametrize("zc, zr, margin, verdict, interval", [
+    ([0.80, 0.82, 0.79], [0.40, 0.45, 0.38], None, HOLDS, True),
+    ([0.40, 0.45, 0.38], [0.80, 0.82, 0.79], None, CONTRADICTED, True),
+    ([0.60, 0.20, 0.90], [0.50, 0.70, 0.40], None, UNRESOLVED, True),
+    ([0.80], [0.40], None, UNRESOLVED, False),
+    ([0.80], [0.40], 0.3, HOLDS, False),
+    ([0.80], [0.60], 0.3, UNRESOLVED, False)])
+def test_zeta_verdicts(zc, zr, margin, verdict, interval):
+    m = len(zc)
+    acc = {("real", "gr"): [800] * m, ("complex", "gr"): [850] * m}
+    (row,) = _rows("zeta", _models(acc, {("real", "gr"): zr, ("complex", "gr"): zc}), zeta_margin=margin)
+    assert row.verdict == verdict
+    assert row.estimate == pytest.approx(sum(zc) / m - sum(zr) / m)
+    if interval:
+        assert (row.low, row.high) == pytest.approx(mean_ci([c - r for c, r in zip(zc, zr)]))
+    else:
+        assert row.low is None and row.high is None
+
+
+def _transfer(source: tuple[str, str], target: tuple[str, str], correct: int, n: int = 1000) -> Cell:
+    return Cell("transfer", "fmnist", *target, correct, n, source_field=source[0], source_defense=source[1],
+                target="second")
+
+
+@pytest.mark.parametrize("c_gr, r_gr, verdict", [(450, 380, HOLDS), (380, 450, CONTRADICTED), (410, 400, UNRESOLVED)])
+def test_transfer_ordering_verdicts_per_source(c_gr, r_gr, verdict):
+    source = ("real", "gr")
+    cells = [_transfer(source, ("complex", "gr"), c_gr), _transfer(source, ("real", "gr"), r_gr),
+             _transfer(source, ("real", "std"), 200)]
+    (row,) = _rows("transfer-complex-gr-target", cells=cells)
+    assert row.verdict == verdict and row.scope == "fmnist, source R-G.R."
+    (gr_over_std,) = _rows("transfer-gr-target", cells=cells)  # complex std target not measured: one row
+    assert gr_over_std.scope == "fmnist, source R-G.R., real targets" and gr_over_std.verdict == HOLDS
+
+
+def test_robustness_rows_use_self_cells_and_nes_and_report_the_gap_to_adversarial_training():
+    cells = [Cell("transfer", "fmnist", f, "gr", k, 1000, source_field=f, source_defense="gr", target="self")
+             for f, k in (("complex", 530), ("real", 460))]
+    cells += [_nes("complex", "gr", 684), _nes("real", "gr", 623), _nes("real", "adv", 763)]
+    white, query = _rows("robustness", cells=cells)
+    assert "Self" in white.scope and white.estimate == pytest.approx(7.0) and white.verdict == HOLDS
+    assert query.scope == "fmnist, NES" and query.estimate == pytest.approx(6.1)
+    est, lo, hi = mover_interval([(1, 763, 1000), (-1, 684, 1000)])
+    assert f"gap to C-G.R. {100 * est:+.1f} pp [{100 * lo:+.1f}, {100 * hi:+.1f}]" in query.evidence
+
+
+def test_paper_vs_measured_rows():
+    paper = load_paper_results()
+    cells = [_nes("real", "gr", 300, 500, seed=0), _nes("real", "gr", 320, 500, seed=1), _nes("complex", "adv", 700)]
+    rows = paper_vs_measured(paper, cells)
+    assert len(rows) == len(paper) + 1  # complex adv: measured, not reported by the paper
+    real_gr = next(r for r in rows if r.key == ("nes", "fmnist", None, None, None, "real", "gr"))
+    assert (real_gr.paper, real_gr.measured, real_gr.runs, real_gr.n) == (62.3, 62.0, 2, 1000)
+    assert real_gr.difference == pytest.approx(62.0 - 62.3)
+    assert (real_gr.low, real_gr.high) == tuple(100 * v for v in binomial_ci(620, 1000))
+    assert rows[-1].paper is None and rows[-1].measured == 70.0 and rows[-1].difference is None
+    untouched = rows[0]
+    assert untouched.paper == 22.5 and untouched.measured is None and untouched.low is None and untouched.runs == 0
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: _nes("real", "gr", 11, 10), "0 <= correct <= n"),
+    (lambda: _nes("quaternion", "gr", 1, 10), "field 'quaternion' is unknown"),
+    (lambda: Cell("transfer", "fmnist", "real", "gr", 1, 10, source_field="real", source_defense="gr"),
+     "target None is unknown"),
+    (lambda: ModelRecord("fmnist", "real", "dropout", 0, 0, 1, 10, 1.0), "defense 'dropout' is unknown")])
+def test_bad_inputs_are_one_line_errors(make, message):
+    with pytest.raises(CvgrError, match=message) as info:
+        make()
+    assert "\n" not in str(info.value)
+
+
+def test_two_results_with_one_seed_are_rejected():
+    with pytest.raises(CvgrError, match="two results with seed 0"):
+        claims_table([], [_nes("real", "gr", 5, 10), _nes("real", "gr", 6, 10), _nes("complex", "gr", 7, 10)])
