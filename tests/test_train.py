@@ -109,3 +109,38 @@ def test_augmentation_flips_and_shifts_within_edge_padding():
     again = augment_batch(x, Augmentation(flip=True, pad=1), torch.Generator().manual_seed(0))
     assert torch.equal(out, again)
     assert augment_batch(x, None, torch.Generator()) is x
+
+
+def test_nan_weights_stop_training_before_a_model_or_checkpoint_is_written(tmp_path):
+    """lr = nan with one batch per epoch: loss, penalty and accuracy stay finite, only the weights break."""
+    x, y = _toy_data(32)
+    ckpt = tmp_path / "m.ckpt"
+    with pytest.raises(NumericalError, match=r"^toy: weight body\.\S+ became non-finite in epoch 1 \(beta=0, "
+                                             r"mode=paper, lr=nan\); no model was written\. Lower beta or the "
+                                             r"learning rate"):
+        train(_spec(lr=float("nan"), epochs=1, batch_size=32), x, y, x[:8], y[:8], checkpoint=ckpt,
+              fingerprint="f", progress=False, log=lambda m: None)
+    assert not ckpt.exists()
+
+
+def test_device_batches_equal_the_cpu_batches():
+    """The GPU path's up-front draws give the CPU path's batches (here both run on the CPU), partial batch included."""
+    from cvgr.rand import cpu_generator
+    from cvgr.train import _device_batches, _host_batches
+    x, y = _toy_data(70)
+    spec = _spec(batch_size=32, augmentation=Augmentation(flip=True, pad=1))
+    host = list(_host_batches(x, y, spec, cpu_generator(7, 1)))
+    dev = list(_device_batches(x, y, spec, cpu_generator(7, 1)))
+    assert [len(b[0]) for b in dev] == [32, 32, 6]
+    for (hx, hy), (dx, dy) in zip(host, dev, strict=True):
+        assert torch.equal(hx, dx) and torch.equal(hy, dy)
+
+
+def test_conv_wgrad_switch_trains_the_same_model_within_float_tolerance():
+    x, y = _toy_data(64)
+    runs = [train(_spec(beta=8.0, epochs=1, field=field), x, y, x[:16], y[:16], progress=False,
+                  log=lambda m: None, conv_wgrad=on)[0] for field in ("real", "complex") for on in (False, True)]
+    for off, on in ((runs[0], runs[1]), (runs[2], runs[3])):
+        for (k, a), b in zip(off.state_dict().items(), on.state_dict().values()):
+            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=k)
+    assert not any(m.wgrad for m in runs[1].modules() if hasattr(m, "wgrad"))  # the switch is restored
