@@ -1,15 +1,30 @@
 """CUDA graphs of the training step (cvgr.graphs): replay equals eager execution, no host syncs. Needs a GPU."""
+import os
+
 import pytest
 import torch
 
 from cvgr.attacks import nes_gradient
 from cvgr.augment import Augmentation
+from cvgr.device import set_determinism
 from cvgr.nn import build_model
 from cvgr.rand import generator
 from cvgr.train import TrainSpec, _Steps, make_optimizer, train
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before cuBLAS starts, as the pipeline's jobs do
+
+
+@pytest.fixture(autouse=True)
+def _deterministic():
+    """The pipeline's settings (cvgr.device.set_determinism) during each test, the previous ones after it."""
+    old = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
+           torch.backends.cudnn.benchmark)
+    set_determinism()
+    yield
+    torch.use_deterministic_algorithms(old[0])
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old[1:]
 
 
 def _toy(n: int, seed: int = 0):
