@@ -159,7 +159,10 @@ class GraphedStep:
         self.optimizer.zero_grad(set_to_none=True)
         graph = torch.cuda.CUDAGraph()
         register_generator(graph, self.generator)
-        with torch.cuda.graph(graph, stream=side):
-            out = self.fn(self._x, self._y, self.generator)
-        self._graph, self._out, self._key = graph, out, key
+        self._graph, self._out, self._key = graph, self._record(graph, side), key
         self.captures += 1
+
+    def _record(self, graph: torch.cuda.CUDAGraph, stream: torch.cuda.Stream) -> Tensor:
+        """Capture one step on the static inputs into ``graph``; return its (static) output."""
+        with torch.cuda.graph(graph, stream=stream):
+            return self.fn(self._x, self._y, self.generator)
