@@ -159,7 +159,12 @@ class GraphedStep:
         self.optimizer.zero_grad(set_to_none=True)
         graph = torch.cuda.CUDAGraph()
         register_generator(graph, self.generator)
-        self._graph, self._out, self._key = graph, self._record(graph, side), key
+        try:
+            out = self._record(graph, side)
+        except RuntimeError as err:
+            raise RuntimeError(f"capturing the training step as a CUDA graph failed ({err}); training without "
+                               "graphs (cuda_graphs=False) avoids this: please report it") from err
+        self._graph, self._out, self._key = graph, out, key
         self.captures += 1
 
     def _record(self, graph: torch.cuda.CUDAGraph, stream: torch.cuda.Stream) -> Tensor:
