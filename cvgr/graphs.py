@@ -68,8 +68,9 @@ StepFn = Callable[[Tensor, Tensor, torch.Generator], Tensor]
 
 
 def _hyper_parameters(opt: torch.optim.Optimizer) -> tuple:
-    """Every Python number of the optimizer's parameter groups (baked into a capture)."""
-    return tuple(tuple(sorted((k, v) for k, v in g.items() if isinstance(v, (int, float, bool))))
+    """Every Python number of the optimizer's parameter groups (baked into a capture), NaN equal to NaN."""
+    return tuple(tuple(sorted((k, v.hex() if isinstance(v, float) else v) for k, v in g.items()
+                              if isinstance(v, (int, float, bool))))
                  for g in opt.param_groups)
 
 
