@@ -1,5 +1,5 @@
 # The two commands of the README. Both set up a fresh Debian machine first (tools/setup.sh).
-.PHONY: setup run test bench
+.PHONY: setup run test bench gpu-check
 
 setup:
 	bash tools/setup.sh
@@ -16,3 +16,10 @@ test:
 
 bench: setup
 	.venv/bin/python bench/run.py
+
+# On a machine with a GPU (docs/GPU.md): every stage on CUDA, CUDA vs CPU, determinism, CUDA graphs, the GPU
+# benchmark; one table, copies in $$OUT. Needs only a stock PyTorch image (python3 with torch), no network.
+GPU_DATA ?= /usr/share/datasets/fashion-mnist
+PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
+gpu-check:
+	PYTHONPATH=$(CURDIR) PYTHONUNBUFFERED=1 $(PYTHON) tools/gpu_check.py --data $(GPU_DATA)

@@ -18,7 +18,7 @@ from torch import nn
 from cvgr.device import set_determinism
 from cvgr.nn import build_model
 from cvgr.nn.pool import AvgPool2
-from cvgr.train import TrainSpec
+from cvgr.specs import TrainSpec
 from run import paired_rounds, train_step_fn  # bench/run.py: the same step and the same paired timing
 
 
@@ -41,7 +41,7 @@ def _job(field: str, beta: float, pool: str, kind: str):
             with torch.inference_mode():
                 model(xb)
         return infer
-    return train_step_fn(model, TrainSpec(arch="small_cnn", field=field, beta=beta), 64, torch.device("cpu"))
+    return train_step_fn(model, TrainSpec.of(field, beta=beta), 64, torch.device("cpu"))
 
 
 def main() -> None:

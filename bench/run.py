@@ -2,9 +2,11 @@
 
     python bench/run.py                 # training + NES table (a few minutes on 2 CPU cores)
     python bench/run.py --pipeline      # also time `snakemake --cores all` on config.yaml in a fresh folder
+    python bench/run.py --device cuda   # on a GPU: eager vs CUDA-graph steps, epoch time, NES (bench/gpu.py)
 
 Prints a Markdown table and writes it into docs/BENCHMARKS.md between the
-``<!-- bench:... -->`` markers, with the machine, torch version and command.
+``<!-- bench:... -->`` markers (``<!-- bench-cuda:... -->`` for ``--device
+cuda``), with the machine, torch version and command.
 
 A step is exactly :func:`cvgr.train.train_step` on a batch of 64 Fashion-MNIST
 shaped images. Timing is *paired*: one process builds all eight
@@ -76,9 +78,9 @@ def _trainer(a: argparse.Namespace, dev, field: str, beta: float, mode: str, adv
     """A zero-argument function running one training step of a fresh small CNN."""
     import torch
     from cvgr.nn import build_model
-    from cvgr.train import TrainSpec
+    from cvgr.specs import TrainSpec
     torch.manual_seed(0)
-    spec = TrainSpec(arch="small_cnn", field=field, beta=beta, mode=mode, adv_eps=adv_eps, adv_steps=4)
+    spec = TrainSpec.of(field, beta=beta, adv_eps=adv_eps, mode=mode)
     return train_step_fn(build_model("small_cnn", field).to(dev), spec, a.batch, dev)
 
 
@@ -150,7 +152,7 @@ def worker_nes(a: argparse.Namespace) -> dict:
                     model(xb)
         return run, max(queries // bs, 1) * bs
 
-    sizes = (256, 1024, 4096)
+    sizes = tuple(getattr(a, "nes_sizes", (256, 1024, 4096)))
     runs = [infer(bs) for bs in sizes]
 
     def run_nes():
@@ -238,9 +240,15 @@ def report(a: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def write_doc(table: str, path: Path) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n<!-- bench:start -->\n<!-- bench:end -->\n"
-    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+def write_doc(table: str, path: Path, marker: str = "bench") -> None:
+    """Put ``table`` between the ``<!-- {marker}:start -->`` and ``<!-- {marker}:end -->`` lines of ``path``.
+
+    Markers that are missing are appended at the end of the file.
+    """
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if start not in text:
+        text = text.rstrip("\n") + f"\n\n{start}\n{end}\n"
     head, rest = text.split(start, 1)
     tail = rest.split(end, 1)[1]
     path.write_text(f"{head}{start}\n{table}\n{end}{tail}")
@@ -254,22 +262,43 @@ def main() -> None:
     ap.add_argument("--mode", default="paper", help=argparse.SUPPRESS)
     ap.add_argument("--adv-eps", type=float, default=0.0, help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"],
+                    help="cuda: the GPU benchmark (bench/gpu.py), written between the bench-cuda markers")
     ap.add_argument("--steps", type=int, default=30, help="timed rounds, one step per configuration each (default 30)")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--nes-images", type=int, default=8)
+    ap.add_argument("--nes-images", type=int, default=None, help="default 8 on the CPU, 128 on a GPU")
     ap.add_argument("--nes-rounds", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=10, help="GPU: steps per timed call (default 10)")
+    ap.add_argument("--big-batch", type=int, default=1024, help="GPU: batch of the G.R./std comparison")
+    ap.add_argument("--epoch-images", type=int, default=60000, help="GPU: training images of the timed epoch")
+    ap.add_argument("--conv-wgrad", choices=["on", "off"], default="on",
+                    help="GPU: conv_wgrad of the batch-64 steps (training's default on a GPU is on)")
     ap.add_argument("--pipeline", action="store_true", help="also time the default pipeline end to end")
     ap.add_argument("--out", default=str(ROOT / "docs" / "BENCHMARKS.md"))
     a = ap.parse_args()
+    gpu = a.device == "cuda" or (a.device == "auto" and _cuda_available())
+    if a.nes_images is None:
+        a.nes_images = 128 if gpu else 8
+    a.wgrad = a.conv_wgrad == "on"
     if a.worker:
         workers = {"time": worker_time, "memory": worker_memory, "nes": worker_nes}
         print(json.dumps(workers[a.worker](a)))
         return
-    table = report(a)
+    if gpu:
+        import gpu as bench_gpu  # bench/gpu.py
+        a.device = "cuda"
+        table = bench_gpu.section(a, bench_gpu.measure(a))
+        marker = "bench-cuda"
+    else:
+        table, marker = report(a), "bench"
     print(table)
-    write_doc(table, Path(a.out))
+    write_doc(table, Path(a.out), marker)
+
+
+def _cuda_available() -> bool:
+    import torch
+    return torch.cuda.is_available()
 
 
 if __name__ == "__main__":

@@ -172,13 +172,16 @@ def _image_sums(diff: Tensor, d: Tensor, first_row: int, samples: int) -> tuple[
     Returns ``(first, sums)``: ``sums[i]`` belongs to image ``first + i``. The
     sum is ``W @ d`` with ``W[i, r] = diff_r`` where row ``r`` is image
     ``first + i``'s, else 0: a matmul, deterministic on every device (a
-    scatter-add is not on CUDA).
+    scatter-add is not on CUDA). ``W`` is built element-wise (``where``), not
+    by an indexed assignment: with deterministic algorithms on, CUDA's
+    ``index_put_`` takes a sort-based path whose index range checks read
+    values back to the host in some torch versions, one wait per chunk.
     """
     m = diff.shape[0]
     first, last = first_row // samples, (first_row + m - 1) // samples
     owner = torch.arange(first_row, first_row + m, device=d.device) // samples - first
-    weights = diff.new_zeros(last - first + 1, m)
-    weights[owner, torch.arange(m, device=d.device)] = diff
+    image = torch.arange(last - first + 1, device=d.device)
+    weights = torch.where(owner[None, :] == image[:, None], diff[None, :], diff.new_zeros(()))
     return first, weights @ d
 
 

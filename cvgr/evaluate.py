@@ -49,16 +49,25 @@ def correct(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 500) ->
 
 
 @torch.no_grad()
-def loss_and_accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy in %) of ``model`` on (x, y), in eval mode."""
+def loss_and_correct(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000) -> Tensor:
+    """[sum of cross-entropies, number correct] over (x, y) in eval mode: float64 on the model's device.
+
+    No host synchronisation: training reads it with the rest of its epoch's metrics.
+    """
     model.eval()
     device = next(model.parameters()).device
-    loss_sum, right = 0.0, 0
-    for i in range(0, len(x), batch_size):
-        xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
+    sums = torch.zeros(2, dtype=torch.float64, device=device)
+    for b in _batches(len(x), batch_size):
+        xb, yb = x[b].to(device), y[b].to(device)
         logits = model(xb)
-        loss_sum += float(F.cross_entropy(logits, yb, reduction="sum"))
-        right += int((logits.argmax(1) == yb).sum())
+        sums[0] += F.cross_entropy(logits, yb, reduction="sum").double()
+        sums[1] += (logits.argmax(1) == yb).sum()
+    return sums
+
+
+def loss_and_accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy in %) of ``model`` on (x, y), in eval mode."""
+    loss_sum, right = loss_and_correct(model, x, y, batch_size).tolist()
     n = max(len(x), 1)
     return loss_sum / n, 100.0 * right / n
 

@@ -98,6 +98,14 @@ class TrainSpec(Training):
     arch: str = setting("small_cnn", choices=ARCHITECTURES, doc="the architecture")
     pgd: PgdTraining | None = setting(None, doc="PGD settings of an adversarially trained model")
 
+    @classmethod
+    def of(cls, field: str, *, beta: float = 0.0, adv_eps: float = 0.0, seed: int = 0, adv_steps: int = 4,
+           adv_random_start: bool = True, dataset: str = "custom", **settings: object) -> "TrainSpec":
+        """The spec of one model given as field, beta or adversarial eps and seed (other settings by name)."""
+        model = ModelId.of(field, beta=beta, adv_eps=adv_eps, seed=seed)
+        pgd = PgdTraining(steps=adv_steps, random_start=adv_random_start) if adv_eps else None
+        return cls(dataset=dataset, model=model, pgd=pgd, **settings)
+
     @property
     def name(self) -> str:
         """``dataset/model``, for messages."""

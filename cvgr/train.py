@@ -10,6 +10,15 @@ One epoch, for a shuffled pass over the training set in batches of B:
   milestone), evaluate on the test images, append a history row, and save a
   checkpoint.
 
+On a GPU (:func:`train`): the data moves to the device once, each epoch's
+shuffle and augmentation are drawn on the CPU exactly as a CPU run draws them
+and applied on the device, full batches replay a CUDA graph of the whole
+step (:mod:`cvgr.graphs`), zeta and the metrics stay on the device, and the
+host reads them once per epoch, together with a finiteness flag per weight
+tensor: an epoch whose metrics or weights hold a NaN or an infinity stops
+training with a :class:`NumericalError` before its checkpoint or model is
+written.
+
 Reproducibility: the weights are initialised from ``torch.manual_seed(seed)``
 and every random draw of epoch ``e`` comes from generators seeded with
 ``(seed, e)`` (:mod:`cvgr.rand`): shuffle and augmentation from a CPU
@@ -26,23 +35,23 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
 from .attacks import pgd
-from .augment import AUGMENTATIONS, augment_batch
+from .augment import AUGMENTATIONS, Augmentation, Draws, apply, augment_batch, draw
 from .errors import NumericalError
-from .evaluate import loss_and_accuracy
+from .evaluate import loss_and_correct
+from .graphs import GraphedStep
 from .io import load_checkpoint, save_checkpoint
-from .nn import Net, build_model
-from .rand import cpu_generator, generator
+from .nn import Net, build_model, set_conv_wgrad
+from .rand import cpu_generator, seed_value
 from .records import HISTORY_KEYS
 from .regularize import backward_with_zeta, regularized_loss
 from .specs import TrainSpec
-
 
 
 def make_optimizer(model: nn.Module, spec: TrainSpec) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.MultiStepLR]:
@@ -52,13 +61,18 @@ def make_optimizer(model: nn.Module, spec: TrainSpec) -> tuple[torch.optim.SGD, 
     return opt, sched
 
 
+def augmentation_of(spec: TrainSpec) -> Augmentation | None:
+    """The dataset's augmentation (:data:`cvgr.augment.AUGMENTATIONS`) when ``spec.augment``, else None."""
+    return AUGMENTATIONS.get(spec.dataset) if spec.augment else None
+
+
 def train_step(model: Net, opt: torch.optim.Optimizer, spec: TrainSpec, xb: Tensor, yb: Tensor,
                gen: torch.Generator | None, params: list[Tensor]) -> Tensor:
     """One SGD step on a batch; returns [L, R, batch accuracy (fraction), zeta] as a float64 tensor.
 
     ``gen`` draws the PGD random start of adversarial training (see :mod:`cvgr.rand`).
     """
-    if spec.adv_eps > 0:
+    if spec.pgd is not None:
         model.eval()
         xb = pgd(model, xb, yb, spec.adv_eps, steps=spec.pgd.steps, random_start=spec.pgd.random_start,
                  generator=gen)
@@ -71,33 +85,117 @@ def train_step(model: Net, opt: torch.optim.Optimizer, spec: TrainSpec, xb: Tens
                         (obj.logits.argmax(1) == yb).double().mean(), zeta.double()])
 
 
-def _train_epoch(model: Net, opt: torch.optim.Optimizer, spec: TrainSpec, x: Tensor, y: Tensor,
-                 epoch: int, progress: bool) -> dict[str, float]:
-    """One pass over (x, y); returns the epoch means of loss, penalty, accuracy and zeta."""
-    device = next(model.parameters()).device
-    gen = cpu_generator(spec.seed, epoch)  # shuffle and augmentation: the same on every device
-    noise_gen = gen if device.type == "cpu" else generator(spec.seed, epoch, device)  # PGD random start
+def _n_batches(n: int, batch_size: int) -> int:
+    return math.ceil(n / batch_size)
+
+
+def _host_batches(x: Tensor, y: Tensor, spec: TrainSpec, gen: torch.Generator) -> Iterator[tuple[Tensor, Tensor]]:
+    """The epoch's batches, drawn lazily from ``gen``: shuffle, then per batch its augmentation.
+
+    Lazily, because on the CPU PGD's random start draws from the same
+    generator between the batches (:func:`_train_epoch`).
+    """
     perm = torch.randperm(len(x), generator=gen)
-    params = [p for p in model.parameters() if p.requires_grad]
-    augmentation = AUGMENTATIONS.get(spec.dataset) if spec.augment else None
-    sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, penalty, correct, zeta
-    n_batches = math.ceil(len(x) / spec.batch_size)
-    bar = tqdm(range(n_batches), desc=f"{spec.name} epoch {epoch + 1}/{spec.epochs}", file=sys.stderr,
-               disable=not progress, mininterval=1.0 if sys.stderr.isatty() else 30.0, leave=False)
-    for b in bar:
+    for b in range(_n_batches(len(x), spec.batch_size)):
         idx = perm[b * spec.batch_size:(b + 1) * spec.batch_size]
-        xb = augment_batch(x[idx], augmentation, gen).to(device)
-        sums += train_step(model, opt, spec, xb, y[idx].to(device), noise_gen, params)
-    means = (sums / n_batches).tolist()
-    return dict(zip(("train_loss", "train_penalty", "train_acc", "zeta"), means)) | {
-        "train_acc": 100.0 * means[2]}
+        yield augment_batch(x[idx], augmentation_of(spec), gen), y[idx]
 
 
-def _check_finite(row: dict[str, float], spec: TrainSpec, epoch: int) -> None:
-    bad = [k for k in ("train_loss", "train_penalty") if not math.isfinite(row[k])]
+def _device_batches(x: Tensor, y: Tensor, spec: TrainSpec, gen: torch.Generator) -> Iterator[tuple[Tensor, Tensor]]:
+    """The batches of :func:`_host_batches`, for data that lives on its (GPU) device.
+
+    The shuffle and every batch's augmentation are drawn up front from the CPU
+    generator ``gen`` with the same calls in the same order as
+    :func:`_host_batches`, so when nothing else draws from ``gen`` the batches
+    are identical. The draws move to the device once; the epoch is gathered
+    and augmented there in one pass (indexing only, so exact).
+    """
+    n, bs = len(x), spec.batch_size
+    perm = torch.randperm(n, generator=gen)
+    aug = augmentation_of(spec)
+    draws = [draw(min(bs, n - b * bs), aug, gen) for b in range(_n_batches(n, bs))] if aug else []
+    perm = perm.to(x.device)
+    xe, ye = x.index_select(0, perm), y.index_select(0, perm)
+    if aug is not None and draws:
+        xe = apply(xe, aug, Draws.cat(draws).to(x.device))
+    for b in range(_n_batches(n, bs)):
+        yield xe[b * bs:(b + 1) * bs], ye[b * bs:(b + 1) * bs]
+
+
+class _Steps:
+    """The training steps of one run: :func:`train_step`, replayed from a CUDA graph where possible.
+
+    PGD's random start draws from the epoch's CPU generator on the CPU (which
+    also draws the batches) and from a CUDA generator seeded with
+    ``(seed, epoch)`` (:mod:`cvgr.rand`) on a GPU. With ``graphed``, steps on
+    full batches replay a :class:`cvgr.graphs.GraphedStep`; the last, smaller
+    batch of an epoch runs eagerly.
+    """
+
+    def __init__(self, model: Net, opt: torch.optim.Optimizer, spec: TrainSpec, device: torch.device,
+                 graphed: bool):
+        params = [p for p in model.parameters() if p.requires_grad]
+        self.spec = spec
+        self.fn = lambda xb, yb, gen: train_step(model, opt, spec, xb, yb, gen, params)
+        self.noise = None if device.type == "cpu" else torch.Generator(device=device)
+        self.graph = GraphedStep(self.fn, model, opt, self.noise) if graphed else None
+        self.gen: torch.Generator | None = None
+
+    def start_epoch(self, epoch: int, cpu_gen: torch.Generator) -> None:
+        """Use ``cpu_gen`` (CPU) or the device generator reseeded for ``epoch`` for this epoch's noise."""
+        self.gen = cpu_gen if self.noise is None else self.noise.manual_seed(seed_value(self.spec.seed, epoch))
+
+    def __call__(self, xb: Tensor, yb: Tensor) -> Tensor:
+        if self.graph is not None and xb.shape[0] == self.spec.batch_size:
+            return self.graph(xb, yb)
+        return self.fn(xb, yb, self.gen)
+
+    def close(self) -> None:
+        if self.graph is not None:
+            self.graph.release()
+
+
+def _train_epoch(spec: TrainSpec, x: Tensor, y: Tensor, epoch: int, progress: bool, steps: _Steps) -> Tensor:
+    """One pass over (x, y); returns the sums of loss, penalty, batch accuracy and zeta (float64, on x's device).
+
+    Nothing here waits for the device: the caller reads the sums once.
+    """
+    gen = cpu_generator(spec.seed, epoch)  # shuffle and augmentation: the same on every device
+    steps.start_epoch(epoch, gen)
+    batches = _host_batches(x, y, spec, gen) if x.device.type == "cpu" else _device_batches(x, y, spec, gen)
+    sums = torch.zeros(4, dtype=torch.float64, device=x.device)  # loss, penalty, correct, zeta
+    n_batches = _n_batches(len(x), spec.batch_size)
+    bar = tqdm(batches, total=n_batches, desc=f"{spec.name} epoch {epoch + 1}/{spec.epochs}", file=sys.stderr,
+               disable=not progress, mininterval=1.0 if sys.stderr.isatty() else 30.0, leave=False)
+    for xb, yb in bar:
+        sums += steps(xb, yb)
+    return sums
+
+
+def _epoch_row(sums: Tensor, n_batches: int, model: nn.Module, test_x: Tensor, test_y: Tensor) -> dict:
+    """The epoch's history values and the first non-finite state tensor's name, read in one host sync."""
+    eval_sums = loss_and_correct(model, test_x, test_y)
+    state = {k: v for k, v in model.state_dict().items() if v.is_floating_point()}
+    finite = torch.stack([torch.isfinite(v).all() for v in state.values()])
+    values = torch.cat([sums / n_batches, eval_sums, finite.double()]).tolist()
+    means, (loss_sum, correct), ok = values[:4], values[4:6], values[6:]
+    n = max(len(test_x), 1)
+    row = dict(zip(("train_loss", "train_penalty", "train_acc", "zeta"), means)) | {
+        "train_acc": 100.0 * means[2], "test_loss": loss_sum / n, "test_acc": 100.0 * correct / n}
+    row["nonfinite"] = next((k for k, good in zip(state, ok) if not good), None)
+    return row
+
+
+def _check_finite(row: dict, spec: TrainSpec, epoch: int) -> None:
+    """NumericalError (one line: model, epoch, what, the fix) if a metric or a weight is NaN or infinite."""
+    bad = next(((k, row[k]) for k in ("train_loss", "train_penalty") if not math.isfinite(row[k])), None)
+    if bad is None and row["nonfinite"] is not None:
+        bad = (f"weight {row['nonfinite']}", "non-finite")
+    bad = bad or next(((k, row[k]) for k in ("train_acc", "zeta", "test_loss", "test_acc")
+                       if not math.isfinite(row[k])), None)
     if bad:
         raise NumericalError(
-            f"{spec.name}: {bad[0]} became {row[bad[0]]} in epoch {epoch + 1} "
+            f"{spec.name}: {bad[0]} became {bad[1]} in epoch {epoch + 1} "
             f"(beta={spec.beta:g}, mode={spec.mode}, lr={spec.lr:g}); no model was written. "
             "Lower beta or the learning rate in the config and rerun"
         )
@@ -105,33 +203,49 @@ def _check_finite(row: dict[str, float], spec: TrainSpec, epoch: int) -> None:
 
 def train(spec: TrainSpec, train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, *,
           num_classes: int = 10, checkpoint: str | Path | None = None, fingerprint: str = "",
-          device: torch.device | str = "cpu", progress: bool = True,
-          log: Callable[[str], None] = print) -> tuple[Net, dict[str, list[float]]]:
+          device: torch.device | str = "cpu", progress: bool = True, log: Callable[[str], None] = print,
+          cuda_graphs: bool = True, conv_wgrad: bool | None = None) -> tuple[Net, dict[str, list[float]]]:
     """Train a fresh model (or resume from ``checkpoint``) and return it with its per-epoch history.
 
     ``fingerprint`` identifies the configuration and data; a checkpoint whose
-    fingerprint differs is ignored.
+    fingerprint differs is ignored. On a GPU the data moves to the device
+    once, augmentation runs there, full batches replay one CUDA graph per
+    step (``cuda_graphs``, :mod:`cvgr.graphs`), and the host waits for the
+    device once per epoch. ``conv_wgrad`` differentiates convolutions with
+    the weight-gradient kernel (:mod:`cvgr.nn.conv`); None means on a GPU
+    only. On the CPU, both default to today's behaviour, bit for bit.
+    A NaN or infinity in the epoch's metrics or weights stops training
+    before anything of that epoch is written (:class:`NumericalError`).
     """
+    device = torch.device(device)
     torch.manual_seed(spec.seed)
     model = build_model(spec.arch, spec.field, tuple(train_x.shape[1:]), num_classes).to(device)
     opt, sched = make_optimizer(model, spec)
     history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
     start = _resume(checkpoint, fingerprint, model, opt, sched, history, log) if checkpoint else 0
-    for epoch in range(start, spec.epochs):
-        lr = opt.param_groups[0]["lr"]
-        row = _train_epoch(model, opt, spec, train_x, train_y, epoch, progress)
-        _check_finite(row, spec, epoch)
-        sched.step()
-        row["test_loss"], row["test_acc"] = loss_and_accuracy(model, test_x, test_y)
-        row["epoch"], row["lr"] = epoch + 1, lr
-        for k in HISTORY_KEYS:
-            history[k].append(float(row[k]))
-        log(f"{spec.name} epoch {epoch + 1}/{spec.epochs}: loss {row['train_loss']:.4f} R {row['train_penalty']:.4f} "
-            f"train acc {row['train_acc']:.2f}% test acc {row['test_acc']:.2f}% zeta {row['zeta']:.4f}")
-        if checkpoint:
-            save_checkpoint(checkpoint, {"fingerprint": fingerprint, "epoch": epoch + 1, "model": model.state_dict(),
-                                         "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                                         "history": history})
+    restore_conv = set_conv_wgrad(model, device.type == "cuda" if conv_wgrad is None else conv_wgrad)
+    train_x, train_y, test_x, test_y = (t.to(device) for t in (train_x, train_y, test_x, test_y))
+    steps = _Steps(model, opt, spec, device, graphed=cuda_graphs and device.type == "cuda")
+    try:
+        for epoch in range(start, spec.epochs):
+            lr = opt.param_groups[0]["lr"]
+            sums = _train_epoch(spec, train_x, train_y, epoch, progress, steps)
+            sched.step()
+            row = _epoch_row(sums, _n_batches(len(train_x), spec.batch_size), model, test_x, test_y)
+            _check_finite(row, spec, epoch)
+            row["epoch"], row["lr"] = epoch + 1, lr
+            for k in HISTORY_KEYS:
+                history[k].append(float(row[k]))
+            log(f"{spec.name} epoch {epoch + 1}/{spec.epochs}: loss {row['train_loss']:.4f} "
+                f"R {row['train_penalty']:.4f} train acc {row['train_acc']:.2f}% test acc {row['test_acc']:.2f}% "
+                f"zeta {row['zeta']:.4f}")
+            if checkpoint:
+                save_checkpoint(checkpoint, {"fingerprint": fingerprint, "epoch": epoch + 1,
+                                             "model": model.state_dict(), "optimizer": opt.state_dict(),
+                                             "scheduler": sched.state_dict(), "history": history})
+    finally:
+        steps.close()
+        restore_conv()
     model.eval()
     return model, history
 

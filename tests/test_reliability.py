@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cvgr import cli, steps
-from cvgr.errors import CorruptFileError, NumericalError, ShapeMismatchError, StaleInputError
+from cvgr.errors import CorruptFileError, CvgrError, NumericalError, ShapeMismatchError, StaleInputError
 from cvgr.io import make_provenance, write_h5
 from cvgr.specs import AttackSpec, Runtime, TrainSpec, WhiteboxSpec
 from cvgr.vocab import AttackId, ModelId
@@ -144,3 +144,21 @@ def test_training_outputs_hold_history_and_provenance(trained):
     assert h.attrs["model"] == "real-std-s0" and h.attrs["epochs"] == 1 and h.attrs["record"] == "training-history"
     assert h.provenance["stage"] == "train" and h.provenance["inputs"][0]["path"] == str(data)
     assert h.provenance["config"] == _spec().to_dict()
+
+
+def test_out_of_memory_names_the_job_the_batch_and_the_key(trained, tmp_path, monkeypatch):
+    """A device out-of-memory error in training is one line with the model, the batch sizes and the key to lower."""
+    d, data = trained
+
+    def oom(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.1 GiB total)")
+
+    import importlib
+    monkeypatch.setattr(importlib.import_module("cvgr.steps.train"), "train_model", oom)
+    with pytest.raises(CvgrError) as err:
+        steps.train(str(data), str(tmp_path / "m.pt"), str(tmp_path / "m.h5"), _spec(batch_size=4096), runtime=CPU,
+                    progress=False)
+    assert str(err.value) == ("fmnist/real-std-s0 (train) ran out of GPU memory (tried to allocate 2.00 GiB) at "
+                              "batch_size=4096, evaluation batch=1000: lower datasets.fmnist.training.batch_size in "
+                              "the config and rerun (or run it on a device with more free memory)")
+    assert not (tmp_path / "m.pt").exists()

@@ -122,3 +122,47 @@ def test_augmentation_flips_and_shifts_within_edge_padding():
     again = augment_batch(x, Augmentation(flip=True, pad=1), torch.Generator().manual_seed(0))
     assert torch.equal(out, again)
     assert augment_batch(x, None, torch.Generator()) is x
+
+
+def test_nan_weights_stop_training_before_a_model_or_checkpoint_is_written(tmp_path, monkeypatch):
+    """An update that leaves a weight infinite while the epoch's loss, penalty and accuracy are finite."""
+    original = torch.optim.SGD.step
+
+    def blow_up(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        with torch.no_grad():
+            self.param_groups[0]["params"][-1].view(-1)[0] = float("inf")  # the last layer's bias
+        return out
+
+    monkeypatch.setattr(torch.optim.SGD, "step", blow_up)
+    x, y = _toy_data(32)
+    ckpt = tmp_path / "m.ckpt"
+    with pytest.raises(NumericalError, match=r"^toy/complex-std-s7: weight body\.\S+ became non-finite in epoch 1 "
+                                             r"\(beta=0, mode=paper, lr=0\.05\); no model was written\. Lower beta "
+                                             r"or the learning rate"):
+        _train(_spec(epochs=1, batch_size=32), x, y, x[:8], y[:8], checkpoint=ckpt, fingerprint="f",
+               log=lambda m: None)
+    assert not ckpt.exists()
+
+
+def test_device_batches_equal_the_cpu_batches():
+    """The GPU path's up-front draws give the CPU path's batches (here both run on the CPU), partial batch included."""
+    from cvgr.rand import cpu_generator
+    from cvgr.train import _device_batches, _host_batches
+    x, y = _toy_data(70)
+    spec = _spec(batch_size=32, dataset="fmnist")  # Fashion-MNIST's flip and crop
+    host = list(_host_batches(x, y, spec, cpu_generator(7, 1)))
+    dev = list(_device_batches(x, y, spec, cpu_generator(7, 1)))
+    assert [len(b[0]) for b in dev] == [32, 32, 6]
+    for (hx, hy), (dx, dy) in zip(host, dev, strict=True):
+        assert torch.equal(hx, dx) and torch.equal(hy, dy)
+
+
+def test_conv_wgrad_switch_trains_the_same_model_within_float_tolerance():
+    x, y = _toy_data(64)
+    runs = [_train(_spec(beta=8.0, epochs=1, field=field), x, y, x[:16], y[:16],
+                   log=lambda m: None, conv_wgrad=on)[0] for field in ("real", "complex") for on in (False, True)]
+    for off, on in ((runs[0], runs[1]), (runs[2], runs[3])):
+        for (k, a), b in zip(off.state_dict().items(), on.state_dict().values()):
+            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=k)
+    assert not any(m.wgrad for m in runs[1].modules() if hasattr(m, "wgrad"))  # the switch is restored

@@ -47,6 +47,7 @@ from torch import Tensor, nn
 from ..errors import ShapeMismatchError
 from ..vocab import FIELDS
 from .complex import ComplexConv2d, ComplexLinear, GroupSum, PhaseScale, PhaseWarp
+from .conv import Conv2d
 from .pool import AvgPool2
 
 #: Per-channel CIFAR-10 standardisation of the real CIFAR net: the constants of
@@ -107,7 +108,7 @@ def init_real_(module: nn.Module) -> None:
 
 
 def _conv(field: str, cin: int, cout: int) -> nn.Module:
-    return nn.Conv2d(cin, cout, 3, padding=1) if field == "real" else ComplexConv2d(cin, cout, 3, padding=1)
+    return Conv2d(cin, cout, 3, padding=1) if field == "real" else ComplexConv2d(cin, cout, 3, padding=1)
 
 
 def _fc(field: str, fin: int, fout: int) -> nn.Module:
@@ -118,8 +119,8 @@ def _small_cnn(field: str, in_shape: tuple[int, int, int], classes: int) -> list
     c, h, w = in_shape
     flat = (h // 4) * (w // 4)
     if field == "real":
-        return [nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), AvgPool2(),
-                nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), AvgPool2(),
+        return [Conv2d(c, 32, 3, padding=1), nn.ReLU(), AvgPool2(),
+                Conv2d(32, 64, 3, padding=1), nn.ReLU(), AvgPool2(),
                 nn.Flatten(), nn.Linear(64 * flat, 128), nn.ReLU(), nn.Linear(128, classes)]
     return [PhaseScale(),
             ComplexConv2d(c, 16, 3, padding=1), GroupSum(2), AvgPool2(),

@@ -1,9 +1,10 @@
 """Stage NES: the query attack on one model, with the queries it spent."""
 from __future__ import annotations
 
-from ..attacks import QueryCounter, nes as nes_attack
+from ..attacks import QueryCounter, default_chunk, nes as nes_attack
 from ..evaluate import attack_batched, correct
 from ..io import make_provenance
+from ..oom import batch_memory_hint
 from ..rand import generator
 from ..records import NesResult
 from ..specs import NesSpec, Runtime
@@ -16,9 +17,11 @@ def nes(data: str, model: str, out: str, spec: NesSpec, *, seed: int = 0, runtim
     net, info, x, y = load_model_and_test_images(data, model, spec.images, dev)
     clean = correct(net, x, y)
     counter = QueryCounter(net)
-    x_adv = attack_batched(nes_attack, counter, x, y, spec.eps, steps=spec.steps, samples=spec.samples,
-                           sigma=spec.sigma, chunk=spec.chunk, score=spec.score,
-                           generator=generator(seed, 0, dev))
+    chunk = spec.chunk or default_chunk(dev)
+    with batch_memory_hint(f"{info.dataset}/{info.model} (nes)", {"chunk": chunk, "images per batch": 250},
+                           f"datasets.{info.dataset}.nes.chunk"):
+        x_adv = attack_batched(nes_attack, counter, x, y, spec.eps, steps=spec.steps, samples=spec.samples,
+                               sigma=spec.sigma, chunk=chunk, score=spec.score, generator=generator(seed, 0, dev))
     n = len(x)
     NesResult(dataset=info.dataset, model=info.model, spec=spec,
               queries_per_image=counter.queries / n if n else 0.0,

@@ -10,6 +10,7 @@ import numpy as np
 from .. import data as datamod
 from ..io import canonical_json, make_provenance, read_h5, sha256_file
 from ..modelfile import save_model
+from ..oom import batch_memory_hint
 from ..records import TrainingHistory
 from ..specs import Runtime, TrainSpec
 from ..train import train as train_model
@@ -29,9 +30,11 @@ def train(data: str, model_out: str, history_out: str, spec: TrainSpec, *, runti
     test_x, test_y = datamod.load_split(data, "test", limit=spec.eval_images)
     classes = int(read_h5(data, keys=[]).attrs.get("classes", 10))
     fingerprint = hashlib.sha256(canonical_json({"spec": spec.to_dict(), "data": sha256_file(data)}).encode()).hexdigest()
-    net, history = train_model(spec, train_x, train_y, test_x, test_y, num_classes=classes, checkpoint=checkpoint,
-                               fingerprint=fingerprint, device=dev, progress=progress,
-                               log=lambda m: print(m, file=sys.stderr))
+    with batch_memory_hint(f"{spec.name} (train)", {"batch_size": spec.batch_size, "evaluation batch": 1000},
+                           f"datasets.{spec.dataset}.training.batch_size"):
+        net, history = train_model(spec, train_x, train_y, test_x, test_y, num_classes=classes,
+                                   checkpoint=checkpoint, fingerprint=fingerprint, device=dev, progress=progress,
+                                   log=lambda m: print(m, file=sys.stderr), cuda_graphs=runtime.cuda_graphs)
     prov = make_provenance("train", spec.to_dict(), inputs=[data], seed=spec.seed, device=str(dev))
     save_model(model_out, net, dataset=spec.dataset, model=spec.model, provenance=prov)
     TrainingHistory(dataset=spec.dataset, model=spec.model, arch=spec.arch, mode=spec.mode, epochs=spec.epochs,
