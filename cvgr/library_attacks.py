@@ -78,12 +78,21 @@ _SEED_HIGH = 2 ** 62
 
 
 def torchattacks() -> ModuleType:
-    """The torchattacks module, or one :class:`CvgrError` line naming the install command."""
+    """The torchattacks module, version 3.5.1, or one :class:`CvgrError` line naming the install command.
+
+    Other versions are refused: Square's query accounting
+    (:data:`SQUARE_OVERHEAD`) and the seeding were checked in 3.5.1's source.
+    """
     try:
-        return importlib.import_module("torchattacks")
+        lib = importlib.import_module("torchattacks")
     except ImportError as err:
         raise CvgrError(f"the audit attacks (APGD, Square) need the torchattacks package, which cannot be "
                         f"imported ({err}): install it with {INSTALL_HINT}") from None
+    version = getattr(lib, "__version__", "unknown")
+    if version != TORCHATTACKS_VERSION:
+        raise CvgrError(f"the audit attacks were checked against torchattacks {TORCHATTACKS_VERSION}, found "
+                        f"{version}: install it with {INSTALL_HINT}")
+    return lib
 
 
 class _ModeLocked(nn.Module):

@@ -198,6 +198,13 @@ def test_a_missing_library_is_one_line_naming_the_install(monkeypatch, batch):
     assert "torchattacks" in message and "pip install --no-deps torchattacks==3.5.1" in message
 
 
+def test_another_library_version_is_refused(monkeypatch, batch):
+    x, y = batch
+    monkeypatch.setattr(torchattacks(), "__version__", "3.6.0")
+    with pytest.raises(CvgrError, match="checked against torchattacks 3.5.1, found 3.6.0: install it with pip"):
+        square(_small_cnn("real"), x, y, EPS, queries=5)
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda m, x, y: apgd_ce(m, x, y, EPS, steps=0), "steps must be >= 1"),
     (lambda m, x, y: apgd_dlr(m, x, y, EPS, restarts=0), "restarts must be >= 1"),
