@@ -220,7 +220,7 @@ _AUDIT_ATTACKS: dict[str, Attack] = {"apgd-ce": apgd_ce, "apgd-dlr": apgd_dlr, "
 
 
 def get_audit_attack(name: str) -> Attack:
-    """``'apgd-ce'``, ``'apgd-dlr'``, ``'square'`` -> the wrappers here; any other name -> :func:`cvgr.attacks.get_attack`."""
+    """``'apgd-ce'``, ``'apgd-dlr'``, ``'square'``: the wrappers here; other names: :func:`cvgr.attacks.get_attack`."""
     if name in _AUDIT_ATTACKS:
         return _AUDIT_ATTACKS[name]
     try:

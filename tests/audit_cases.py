@@ -71,7 +71,8 @@ def linear_case(n: int = 40, eps: float = 0.05, seed: int = 0, gap: float = 0.05
     """
     g = torch.Generator().manual_seed(seed)
     levels = round(1 / eps)
-    w = torch.where(torch.rand(SIDE * SIDE, generator=g) < 0.5, -1.0, 1.0) * (0.5 + torch.rand(SIDE * SIDE, generator=g))
+    d = SIDE * SIDE
+    w = torch.where(torch.rand(d, generator=g) < 0.5, -1.0, 1.0) * (0.5 + torch.rand(d, generator=g))
     w.view(SIDE, SIDE)[-1, :] = 0
     w.view(SIDE, SIDE)[:, -1] = 0
     model = MarginModel(w, float(-0.5 * w.sum())).eval()

@@ -109,7 +109,7 @@ def test_other_seed_other_random_choices(batch):
 
 @pytest.mark.parametrize("name, options", CHEAP)
 def test_wrappers_equal_the_library_called_directly(name, options, batch):
-    """The wrapper adds seeding, isolation and bookkeeping only: the library with the drawn seed gives the same images."""
+    """The wrapper only seeds, isolates and keeps books: the library run with the drawn seed gives the same images."""
     x, y = batch
     model = _small_cnn("complex")  # logits are magnitudes
     seed = library_seed(torch.Generator().manual_seed(5), x.device)
@@ -182,7 +182,8 @@ def test_batched_runs_are_reproducible(batch):
     model = _small_cnn("real")
 
     def run() -> Tensor:
-        return attack_batched(apgd_ce, model, x, y, EPS, batch_size=4, steps=3, generator=torch.Generator().manual_seed(0))
+        return attack_batched(apgd_ce, model, x, y, EPS, batch_size=4, steps=3,
+                              generator=torch.Generator().manual_seed(0))
 
     a = run()
     assert torch.equal(a, run()) and _in_ball(a, x, EPS)
