@@ -123,7 +123,8 @@ def isolated_rng(device: torch.device) -> Iterator[None]:
     Forks the CPU generator and, when CUDA is available, the generator of the
     GPU that is current inside the block (``device``'s GPU for CUDA data, else
     the current one): the library seeds "the current GPU", and an unforked
-    seed would also be queued for a CUDA context created later.
+    seed would also be queued for a CUDA context created later. With CUDA
+    available, this initializes CUDA even for CPU data.
     """
     if device.type == "cuda":
         with torch.cuda.device(device), torch.random.fork_rng(devices=[torch.cuda.current_device()],
@@ -137,7 +138,8 @@ def isolated_rng(device: torch.device) -> Iterator[None]:
             yield
 
 
-def _check(eps: float, **counts: int) -> None:
+def _check(eps: float, **counts: tuple[int, int]) -> None:
+    """Refuse ``eps < 0`` and any count below its least value: ``counts[name] = (value, least)``."""
     if eps < 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
     for name, (value, least) in counts.items():
