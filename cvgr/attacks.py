@@ -282,10 +282,19 @@ class QueryCounter(nn.Module):
         return self.model(x)
 
 
-def attack_function(attack: AttackId, *, random_start: bool = False) -> Attack:
-    """The function of the attack ``attack`` names (``random_start`` applies to PGD)."""
+def attack_function(attack: AttackId, *, random_start: bool = False, apgd_steps: int = 100,
+                    square_queries: int = 5000) -> Attack:
+    """The function of the attack ``attack`` names, with its options bound.
+
+    ``random_start`` applies to PGD, ``apgd_steps`` to APGD-CE and APGD-DLR,
+    ``square_queries`` (model rows per image) to Square; the last three come
+    from a library (:mod:`cvgr.library_attacks`).
+    """
     if attack.kind == "fgsm":
         return fgsm
     if attack.kind == "pgd":
         return functools.partial(pgd, steps=attack.steps, random_start=random_start)
-    raise ValueError(f"attack {attack} is not implemented in cvgr.attacks")
+    from . import library_attacks as lib  # it imports this module
+    if attack.kind == "square":
+        return functools.partial(lib.square, queries=square_queries)
+    return functools.partial(lib.apgd_ce if attack.kind == "apgd-ce" else lib.apgd_dlr, steps=apgd_steps)
