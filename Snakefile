@@ -29,6 +29,8 @@ include: "rules/train.smk"
 include: "rules/attack.smk"
 include: "rules/transfer.smk"
 include: "rules/nes.smk"
+include: "rules/audit.smk"
+include: "rules/compare.smk"
 include: "rules/report.smk"
 
 
@@ -41,6 +43,12 @@ localrules:
     training_table,
     whitebox_figure,
     zeta_figure,
+    masking_table,
+    masking_figure,
+    transfer_vs_paper,
+    nes_vs_paper,
+    paper_figure,
+    claims_table,
 
 
 rule all:

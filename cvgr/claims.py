@@ -63,8 +63,9 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Sequence
 
 from .errors import CvgrError
-from .paper import CLAIMS, DEFENSES, FIELDS, KEY_COLUMNS, ORDERINGS, TABLES, TARGETS, PaperResult
+from .paper import CLAIMS, KEY_COLUMNS, ORDERINGS, TABLES, TARGETS, PaperResult
 from .stats import LEVEL, binomial_ci, mean_ci
+from .vocab import DEFENSES, FIELDS
 
 HOLDS, CONTRADICTED, UNRESOLVED = "holds", "contradicted", "not resolved at this sample size"
 VERDICTS = (HOLDS, CONTRADICTED, UNRESOLVED)

@@ -132,10 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     _runtime(p)
 
-    p = sub.add_parser("whitebox", help="accuracy under FGSM / PGD at each eps of a grid")
+    p = sub.add_parser("whitebox", help="accuracy under an attack (FGSM, PGD, APGD, Square) at each eps of a grid")
     _eval_args(p)
     for f, _ in fields_of(WhiteboxSpec):
-        _option(p, WhiteboxSpec, f.name)
+        _option(p, WhiteboxSpec, f.name, **_AUDIT_DEFAULTS.get(f.name, {}))
 
     p = sub.add_parser("nes", help="NES query-based attack (PGD on estimated gradients)")
     _eval_args(p)
@@ -151,6 +151,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _SEED = Rule(lo=0)
+#: The library attacks' options on the command line (the config's audit section sets them there).
+_AUDIT_DEFAULTS = {"apgd_steps": {"default": 100, "help": "APGD iterations (apgd-ce, apgd-dlr; default 100)"},
+                   "square_queries": {"default": 5000, "help": "Square's model rows per image (square; default 5000)"}}
+
+
+def _whitebox_values(a: argparse.Namespace) -> dict[str, Any]:
+    """The white-box spec's values, with each library attack's option kept only for that attack."""
+    values = _values(a, WhiteboxSpec)
+    kind = str(a.attack)
+    if not kind.startswith("apgd"):
+        values["apgd_steps"] = None
+    if kind != "square":
+        values["square_queries"] = None
+    return values
 
 
 def _values(a: argparse.Namespace, spec: type) -> dict[str, Any]:
@@ -233,7 +247,7 @@ def run(argv: Sequence[str] | None = None) -> None:
     else:
         spec_type = {"attack": AttackSpec, "whitebox": WhiteboxSpec, "nes": NesSpec}[a.command]
         with _flags():
-            spec = spec_type(**_values(a, spec_type))
+            spec = spec_type(**(_whitebox_values(a) if spec_type is WhiteboxSpec else _values(a, spec_type)))
             seed = check_value(a.seed, int, _SEED, "--seed")
         step = {"attack": steps.craft, "whitebox": steps.whitebox, "nes": steps.nes}[a.command]
         step(a.data, a.model, a.out, spec, seed=seed, runtime=runtime)

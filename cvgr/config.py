@@ -15,7 +15,8 @@ key path and what is allowed)::
   are itself ("Self") and the four ``s1`` copies; each cell knows its role;
 - NES models: ``nes.models``;
 - models to train: the union of the above;
-- white-box jobs: (attack, model) for each attack and each grid or adversarial model.
+- white-box jobs: (attack, model) for each attack and each grid or adversarial model;
+- audit jobs: (attack, model) for each audit attack and each model to train.
 
 Each job's spec (:mod:`cvgr.specs`) is built here, once, from the sections.
 Everything is pure: the same config gives the same lists in the same order.
@@ -144,10 +145,22 @@ class Plan:
         return tuple((a, m) for a in wb.attacks for m in models)
 
     @functools.cached_property
+    def audit_jobs(self) -> tuple[tuple[AttackId, ModelId], ...]:
+        """(attack, model) of the gradient-masking audit: every attack on ``audit.models`` (default: all models)."""
+        audit = self.section.audit
+        if audit is None:
+            return ()
+        models = audit.models if audit.models is not None else tuple(self.models.values())
+        return tuple((a, m) for a in audit.attacks for m in models)
+
+    @functools.cached_property
     def models(self) -> dict[str, ModelId]:
         """Every model some stage needs, by name, each once, in a fixed order."""
         cells = [m for c in self.transfer_cells for m in (c.source, c.target)]
-        ordered = _unique(self.grid_models + self.adversarial_models + tuple(cells) + self.nes_models)
+        audit = self.section.audit
+        audited = (audit.models or ()) if audit is not None else ()
+        ordered = _unique(self.grid_models + self.adversarial_models + tuple(cells) + self.nes_models
+                          + tuple(audited))
         return {m.name: m for m in ordered}
 
     def model(self, name: str) -> ModelId:
@@ -193,6 +206,15 @@ class Plan:
     def whitebox_spec(self, attack: AttackId) -> WhiteboxSpec:
         wb = self._section("whitebox")
         return WhiteboxSpec(**shared_fields(wb, WhiteboxSpec), attack=attack)
+
+    def audit_spec(self, attack: AttackId) -> WhiteboxSpec:
+        """One audit attack: FGSM and PGD at 0 (clean), eps and the sweep; the others at eps only."""
+        audit = self._section("audit")
+        grid = (0.0, audit.eps, *audit.sweep) if attack.kind in ("fgsm", "pgd") else (audit.eps,)
+        return WhiteboxSpec(attack=attack, eps=tuple(sorted(set(grid))), images=audit.images,
+                            random_start=audit.random_start,
+                            apgd_steps=audit.apgd_steps if attack.kind.startswith("apgd") else None,
+                            square_queries=audit.square_queries if attack.kind == "square" else None)
 
     def nes_spec(self) -> NesSpec:
         return NesSpec(**shared_fields(self._section("nes"), NesSpec))

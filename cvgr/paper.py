@@ -49,14 +49,12 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import CvgrError
+from .vocab import DATASETS, DEFENSES, FIELDS
 
 COLUMNS = ("table", "dataset", "attack", "eps", "steps", "queries", "images", "source_field",
            "source_defense", "target", "field", "defense", "gr_beta", "adv_eps", "accuracy")
 KEY_COLUMNS = ("table", "dataset", "source_field", "source_defense", "target", "field", "defense")
 TABLES = ("transfer", "nes")
-DATASETS = ("mnist", "fmnist", "svhn", "cifar10")
-FIELDS = ("real", "complex")
-DEFENSES = ("std", "gr", "adv")
 SOURCE_DEFENSES = ("std", "gr")
 TARGETS = ("self", "second")
 #: The attack each table's numbers come from.

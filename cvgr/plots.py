@@ -26,9 +26,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .errors import CvgrError
-from .records import Record, TrainingHistory, WhiteboxCurve
+from .records import Record, TrainingHistory, TransferCell, WhiteboxCurve
 from .tables import read_records, write_atomic
-from .vocab import FIELDS, AttackId, ModelId, dataset_label, fmt_number
+from .vocab import FIELDS, AttackId, ModelId, dataset_key, dataset_label, fmt_number
 
 FIELD_COLORS = dict(zip(FIELDS, ("tab:blue", "tab:red")))
 LINE_STYLES = ("-", "--", "-.", ":")
@@ -132,3 +132,86 @@ def zeta_figure(history_paths: list[str], dataset: str) -> Figure:
 def plot_zeta(history_paths: list[str], png_out: str, dataset: str) -> None:
     """Write :func:`zeta_figure` as a PNG."""
     save_png(zeta_figure(history_paths, dataset), png_out)
+
+
+def masking_figure(paths: list[str], dataset: str) -> Figure:
+    """The audit of ``dataset``: one group of bars per model (clean, each attack, worst case), flags marked."""
+    from .masking_table import _ACC_LABELS, _FLAG_LABELS, _by_model, model_row
+
+    curves = _for_dataset(read_records(paths, WhiteboxCurve), dataset, "audit curve")
+    rows = [model_row(ds, m, group) for (ds, m), group in _by_model(curves).items()]
+    columns = [c for c in _ACC_LABELS if any(r[c] == r[c] for r in rows)]  # attacks that ran (not NaN)
+    fig = Figure(figsize=(max(6.0, 1.3 * len(rows) + 2), 4.6))
+    ax = fig.subplots()
+    width = 0.8 / len(columns)
+    for j, col in enumerate(columns):
+        xs = np.arange(len(rows)) + (j - (len(columns) - 1) / 2) * width
+        ax.bar(xs, [r[col] for r in rows], width, label=_ACC_LABELS[col],
+               color="0.25" if col == "acc_worst" else f"C{j}")
+    for i, r in enumerate(rows):
+        raised = [_FLAG_LABELS[k[len("flag_"):]] for k, v in r.items() if k.startswith("flag_") and v is True]
+        if raised:
+            ax.annotate("flag: " + "; ".join(raised), (i, 101), ha="center", va="bottom", fontsize=6, color="tab:red")
+    ax.set_xticks(np.arange(len(rows)), [r["model"] for r in rows], rotation=30, ha="right", fontsize=8)
+    ax.set_ylim(0, 112)
+    ax.set_ylabel("accuracy (%)")
+    eps = sorted({r["eps"] for r in rows})
+    ax.set_title(f"{dataset_label(dataset)}: gradient-masking audit at eps {'/'.join(f'{e:g}' for e in eps)} "
+                 f"({rows[0]['images']} test images)")
+    ax.legend(fontsize=7, ncol=min(len(columns), 4), loc="upper right")
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_masking(paths: list[str], png_out: str, dataset: str) -> None:
+    """Write :func:`masking_figure` as a PNG."""
+    save_png(masking_figure(paths, dataset), png_out)
+
+
+def paper_figure(cell_paths: list[str]) -> Figure:
+    """Measured against the paper's accuracy, one point per transfer cell the paper reports, with the diagonal.
+
+    Error bars: the exact binomial 95% interval of the measured accuracy. Color: the source's field;
+    filled marker: G.R. source, open: Std. source; one marker shape per dataset.
+    """
+    from .comparison import transfer_cells
+    from .claims import paper_vs_measured
+    from .paper import KEY_COLUMNS, load_paper_results
+
+    cells = transfer_cells(read_records(cell_paths, TransferCell))
+    datasets = sorted({c.dataset for c in cells}, key=dataset_key)
+    rows = [r for r in load_paper_results().table("transfer") if r.dataset in datasets]
+    points = [c for c in paper_vs_measured(rows, cells) if c.paper is not None and c.measured is not None]
+    if not points:
+        raise CvgrError("none of the transfer cells is one the paper reports; run the transfer stage for "
+                        + ", ".join(sorted({r.dataset for r in load_paper_results().table('transfer')})))
+    fig = Figure(figsize=(5.6, 5.2))
+    ax = fig.subplots()
+    ax.plot([0, 100], [0, 100], color="0.6", linestyle="--", linewidth=1, label="measured = paper")
+    shapes = dict(zip(datasets, SEED_MARKERS))
+    for p in points:
+        key = dict(zip(KEY_COLUMNS, p.key))
+        color = FIELD_COLORS[key["source_field"]]
+        ax.errorbar(p.paper, p.measured, yerr=[[p.measured - p.low], [p.high - p.measured]], fmt=shapes[key["dataset"]],
+                    color=color, mfc=color if key["source_defense"] == "gr" else "none", markersize=6,
+                    elinewidth=0.8, capsize=2)
+    for ds in datasets:
+        ax.plot([], [], shapes[ds], color="0.3", mfc="none", label=dataset_label(ds))
+    for field, color in FIELD_COLORS.items():
+        ax.plot([], [], "o", color=color, label=f"{field} source (filled: G.R., open: Std.)")
+    ax.set_xlim(-2, 102)
+    ax.set_ylim(-2, 102)
+    ax.set_aspect("equal")
+    ax.set_xlabel("paper's accuracy (%)")
+    ax.set_ylabel("measured accuracy (%), 95% interval")
+    ax.set_title(f"Transfer cells: this run vs the paper ({len(points)} cells)")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_paper(cell_paths: list[str], png_out: str) -> None:
+    """Write :func:`paper_figure` as a PNG."""
+    save_png(paper_figure(cell_paths), png_out)

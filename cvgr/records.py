@@ -29,7 +29,7 @@ import numpy as np
 from .errors import CorruptFileError, CvgrError
 from .io import PathLike, read_h5, write_h5
 from .settings import Spec
-from .specs import NesSpec
+from .specs import NesSpec, WhiteboxSpec
 from .vocab import AttackId, ModelId
 
 _KIND = "record"
@@ -230,21 +230,47 @@ class TransferCell(Record):
 
 @_record
 class WhiteboxCurve(Record):
-    """``results/whitebox/{dataset}/{attack}/{model}.h5``: accuracy under one attack over an eps grid."""
+    """``results/{whitebox,audit}/{dataset}/{attack}/{model}.h5``: one attack on one model over an eps grid.
+
+    ``spec`` is the job's :class:`cvgr.specs.WhiteboxSpec` (attack, its options, the eps grid,
+    images, random start); ``correct`` has one row per eps of ``spec.eps``.
+    """
 
     KIND = "whitebox-curve"
 
     dataset: str
     model: ModelId
-    attack: AttackId
-    random_start: bool
-    eps: np.ndarray      #: float64 (E,)
+    spec: WhiteboxSpec
     correct: np.ndarray  #: uint8 (E, N), per eps and image
+    labels: np.ndarray   #: int64 (N,), the images' labels
 
     def __post_init__(self) -> None:
-        if self.eps.ndim != 1 or self.correct.ndim != 2 or self.correct.shape[0] != self.eps.size:
-            raise ValueError(f"eps {self.eps.shape} and correct {self.correct.shape} differ: "
+        if self.correct.ndim != 2 or self.correct.shape[0] != len(self.spec.eps):
+            raise ValueError(f"eps {len(self.spec.eps)} values and correct {self.correct.shape} differ: "
                              "correct needs one row per eps")
+        if self.labels.shape != (self.correct.shape[1],):
+            raise ValueError(f"labels {self.labels.shape} and correct {self.correct.shape} differ in images")
+
+    @property
+    def attack(self) -> AttackId:
+        return self.spec.attack
+
+    @property
+    def eps(self) -> np.ndarray:
+        """The eps grid, float64 (E,)."""
+        return np.asarray(self.spec.eps, dtype=np.float64)
+
+    @property
+    def random_start(self) -> bool:
+        """Whether PGD started at a random point (never for the other attacks)."""
+        return self.spec.random_start and self.spec.attack.kind == "pgd"
+
+    def at(self, eps: float) -> np.ndarray:
+        """Per-image correctness (bool) at ``eps``; KeyError if the grid lacks it."""
+        hits = np.flatnonzero(np.isclose(self.eps, eps, rtol=0, atol=1e-12))
+        if hits.size == 0:
+            raise KeyError(f"{self.path or 'curve'}: eps {eps:g} is not in its grid {self.eps.tolist()}")
+        return self.correct[hits[0]].astype(bool)
 
     @property
     def n_images(self) -> int:
@@ -256,7 +282,8 @@ class WhiteboxCurve(Record):
         return np.array([_percent(row) for row in self.correct], dtype=np.float64)
 
     def summary(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return {"n_images": self.n_images}, {"accuracy": self.accuracy}
+        return ({"n_images": self.n_images, "attack": self.attack.name, "random_start": self.random_start},
+                {"eps": self.eps, "accuracy": self.accuracy})
 
 
 @_record

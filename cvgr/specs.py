@@ -157,18 +157,75 @@ class WhiteboxSettings(Spec):
     random_start: bool = setting(False, doc="uniform random start of PGD in the eps-ball")
 
 
+def _gradient_attacks_only(spec: "WhiteboxSection") -> Iterator[tuple[str, str, str]]:
+    for i, attack in enumerate(spec.attacks):
+        if attack.kind not in ("fgsm", "pgd"):
+            yield f"attacks[{i}]", f"{attack.name} belongs to the audit section (it has its settings there)", \
+                "fgsm, pgd<k>"
+
+
 @_spec
 class WhiteboxSection(WhiteboxSettings):
-    """datasets.<d>.whitebox: accuracy-vs-eps sweeps of every source-seed model."""
+    """datasets.<d>.whitebox: the paper's accuracy-vs-eps sweeps of every source-seed model."""
 
-    attacks: tuple[AttackId, ...] = setting(min_items=1, unique=True, doc="the attacks, each a sweep per model")
+    CHECKS = (_gradient_attacks_only,)
+
+    attacks: tuple[AttackId, ...] = setting(min_items=1, unique=True, doc="the attacks (fgsm, pgd<k>), each a "
+                                                                            "sweep per model")
+
+
+def _options_match_attack(spec: "WhiteboxSpec") -> Iterator[tuple[str, str, str]]:
+    for key, kinds in (("apgd_steps", ("apgd-ce", "apgd-dlr")), ("square_queries", ("square",))):
+        wanted = spec.attack.kind in kinds
+        if wanted != (getattr(spec, key) is not None):
+            yield key, f"{'missing' if wanted else 'set'} for {spec.attack.name}", \
+                f"a value exactly for {', '.join(kinds)}"
 
 
 @_spec
 class WhiteboxSpec(WhiteboxSettings):
-    """Job spec of stage whitebox: one model under one attack over the grid."""
+    """Job spec of stage whitebox (and of the audit): one model under one attack over the grid."""
+
+    CHECKS = (_options_match_attack,)
 
     attack: AttackId = setting(AttackId("fgsm"), doc="the attack")
+    apgd_steps: int | None = setting(None, lo=1, doc="APGD iterations (APGD-CE, APGD-DLR only)")
+    square_queries: int | None = setting(None, lo=3, doc="Square's model rows per image, all counted "
+                                                         "(Square only)")
+
+
+def _one_pgd_baseline(spec: "AuditSection") -> Iterator[tuple[str, str, str]]:
+    pgd = [a.name for a in spec.attacks if a.kind == "pgd"]
+    if len(pgd) != 1:
+        yield "attacks", f"{len(pgd)} PGD attacks ({', '.join(pgd) or 'none'})", \
+            "exactly one pgd<k>: the baseline every flag compares with"
+
+
+def _sweep_above_eps(spec: "AuditSection") -> Iterator[tuple[str, str, str]]:
+    for i, e in enumerate(spec.sweep):
+        if e <= spec.eps:
+            yield f"sweep[{i}]", f"{e:g} is not above eps {spec.eps:g}", f"eps larger than {spec.eps:g} (up to 0.5)"
+
+
+@_spec
+class AuditSection(Spec):
+    """datasets.<d>.audit: the gradient-masking audit of every trained model (docs/AUDIT.md)."""
+
+    CHECKS = (_one_pgd_baseline, _sweep_above_eps)
+
+    attacks: tuple[AttackId, ...] = setting(min_items=1, unique=True,
+                                            doc="the attacks at eps: one pgd<k> baseline and any of fgsm, "
+                                                "apgd-ce, apgd-dlr, square")
+    eps: float = setting(lo=0, lo_open=True, hi=1, doc="the masking table's eps (the paper's: the transfer eps)")
+    sweep: tuple[float, ...] = setting(lo=0, lo_open=True, hi=1, unique=True,
+                                       doc="larger eps (up to 0.5) at which fgsm and pgd also run, for the "
+                                           "falls-towards-chance flag")
+    images: int = setting(lo=1, doc="the first N test images, the same for every attack")
+    random_start: bool = setting(doc="uniform random start of PGD in the eps-ball")
+    apgd_steps: int = setting(lo=1, doc="APGD iterations")
+    square_queries: int = setting(lo=3, doc="Square's model rows per image, all counted")
+    models: tuple[ModelId, ...] | None = setting(None, optional=True, min_items=1, unique=True,
+                                                 doc="the models audited; left out or null: every trained model")
 
 
 def _queries_fit_steps(spec: "NesSpec") -> Iterator[tuple[str, str, str]]:
@@ -233,10 +290,12 @@ class Seeds(Spec):
 
 
 def _adversarial_nes_models(spec: "DatasetSection") -> Iterator[tuple[str, str, str]]:
-    for i, model in enumerate(spec.nes.models if spec.nes else ()):
-        if model.defense == "adv" and spec.adversarial is None:
-            yield f"nes.models[{i}]", f"{model.name!r} is adversarially trained but the dataset has no " \
-                "adversarial section", "std or gr models, or add an adversarial section"
+    listed = [("nes", spec.nes.models if spec.nes else ()), ("audit", (spec.audit and spec.audit.models) or ())]
+    for section, models in listed:
+        for i, model in enumerate(models):
+            if model.defense == "adv" and spec.adversarial is None:
+                yield f"{section}.models[{i}]", f"{model.name!r} is adversarially trained but the dataset has no " \
+                    "adversarial section", "std or gr models, or add an adversarial section"
 
 
 @_spec
@@ -256,6 +315,7 @@ class DatasetSection(Spec):
     transfer: TransferSection | None = setting(None, optional=True, doc="the black-box FGSM transfer table")
     whitebox: WhiteboxSection | None = setting(None, optional=True, doc="white-box accuracy-vs-eps sweeps")
     nes: NesSection | None = setting(None, optional=True, doc="the query-based NES attack")
+    audit: AuditSection | None = setting(None, optional=True, doc="the gradient-masking audit")
 
 
 @_spec

@@ -1,6 +1,7 @@
 """The pipeline's stages and the code each one runs, read off the imports.
 
-A stage's code is its root module(s) (:data:`STAGE_ROOTS`) and every cvgr
+A stage's code is its root module(s) (:data:`STAGE_ROOTS`, which may also
+name data files the stage reads, such as the paper's numbers) and every cvgr
 module they import, directly or through other cvgr modules, at any depth and
 wherever the import statement stands (function-level imports included). A
 package's ``__init__`` counts only where it is imported itself (``from
@@ -28,7 +29,7 @@ STAGE_ROOTS: dict[str, tuple[str, ...]] = {
     "transfer": ("steps/transfer.py",),
     "whitebox": ("steps/whitebox.py",),
     "nes": ("steps/nes.py",),
-    "tables": ("tables.py", "plots.py"),
+    "tables": ("tables.py", "plots.py", "masking_table.py", "comparison.py", "reference/paper_results.csv"),
 }
 
 
@@ -79,7 +80,8 @@ def stage_modules(stage: str, package_dir: Path | None = None) -> list[str]:
         rel = todo.pop()
         if rel not in seen:
             seen.add(rel)
-            todo.extend(_imports(package_dir, rel) - seen)
+            if rel.endswith(".py"):  # data files (the paper's numbers) are hashed, not read for imports
+                todo.extend(_imports(package_dir, rel) - seen)
     return sorted(seen | set(STAGE_ROOTS[stage]))
 
 

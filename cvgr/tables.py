@@ -30,11 +30,13 @@ from tabulate import tabulate
 
 from .errors import CvgrError
 from .io import atomic_output
+from .masking import worst_case
 from .records import NesResult, Record, TrainingHistory, TransferCell, WhiteboxCurve
 from .vocab import (DATASET_PROSE, FIELD_PROSE, FIELDS, NES_SCORE_PROSE, TRANSFER_ROLES, ModelId, dataset_key,
                     dataset_label, fmt_number)
 
 MISSING = "\u2014"  # em dash: a transfer cell that was not run
+WORST_CASE = "worst"  # the white-box table's per-image worst case over its attacks
 NOT_RUN = "(not run)"
 ACC_FMT = "%.4f"
 PARAM_FMT = "%.6g"
@@ -330,19 +332,41 @@ def write_whitebox_table(paths: list[str], csv_out: str) -> pd.DataFrame:
 
     Columns ``dataset, attack, model, field, defense, beta, adv_eps, eps, accuracy, n_images``;
     sorted by dataset (paper order), attack (fgsm, pgd<k> by k, ...), model (real/complex,
-    std/gr/adv, strength, seed) and eps. Accuracy in %, '%.4f' in the CSV.
+    std/gr/adv, strength, seed) and eps. Accuracy in %, '%.4f' in the CSV. After the attacks'
+    rows come the rows of attack ``worst``: per (dataset, model, eps) that two or more attacks
+    ran on the same images, the accuracy on the images that survived all of them.
     """
     curves = read_records(paths, WhiteboxCurve)
     _check_unique_keys(((f"{c.dataset} {c.attack} {c.model}", c.path) for c in curves), "white-box result for")
     rows = []
-    for c in sorted(curves, key=lambda c: (dataset_key(c.dataset), c.attack.sort_key(), c.model.sort_key())):
+    ordered = sorted(curves, key=lambda c: (dataset_key(c.dataset), c.attack.sort_key(), c.model.sort_key()))
+    for c in ordered:
         eps, acc = c.eps.ravel(), c.accuracy
         for i in np.argsort(eps, kind="stable"):
             rows.append({"dataset": c.dataset, "attack": c.attack.name, **model_columns(c.model),
                          "eps": float(eps[i]), "accuracy": float(acc[i]), "n_images": c.n_images})
+    rows += _worst_case_rows(ordered)
     df = pd.DataFrame.from_records(rows, columns=list(_WHITEBOX_COLUMNS))
     write_csv(df, csv_out, {**_MODEL_FORMATS, "eps": PARAM_FMT, "accuracy": ACC_FMT})
     return df
+
+
+def _worst_case_rows(curves: Sequence[WhiteboxCurve]) -> list[dict[str, Any]]:
+    """Attack ``worst``: per (dataset, model, eps) run by two or more attacks on the same images, the share
+    of images that every one of those attacks left correctly classified (the robust accuracy AutoAttack reports).
+    """
+    groups: dict[tuple[str, ModelId], list[WhiteboxCurve]] = {}
+    for c in curves:
+        groups.setdefault((c.dataset, c.model), []).append(c)
+    rows = []
+    for (ds, model), group in sorted(groups.items(), key=lambda kv: (dataset_key(kv[0][0]), kv[0][1].sort_key())):
+        if len(group) < 2 or len({c.labels.tobytes() for c in group}) > 1:
+            continue
+        for eps in sorted(set.intersection(*({float(e) for e in c.eps} for c in group))):
+            robust = worst_case({c.attack.name: c.at(eps) for c in group})
+            rows.append({"dataset": ds, "attack": WORST_CASE, **model_columns(model), "eps": eps,
+                         "accuracy": 100.0 * float(robust.mean()), "n_images": int(robust.size)})
+    return rows
 
 
 # ----------------------------------------------------------------------------- training table

@@ -6,9 +6,11 @@ Output contract (users and scripts rely on these paths):
     results/adv/{dataset}/{attack}/{model}.h5
     results/transfer/{dataset}/{source}/{target}.h5
     results/whitebox/{dataset}/{attack}/{model}.h5
+    results/audit/{dataset}/{attack}/{model}.h5
     results/nes/{dataset}/{model}.h5
-    results/tables/{transfer,nes}.{csv,md}, results/tables/{whitebox,training}.csv
-    results/figures/{whitebox,zeta}_{dataset}.png
+    results/tables/{transfer,nes,masking,claims,transfer_vs_paper,nes_vs_paper}.{csv,md}
+    results/tables/{whitebox,training}.csv
+    results/figures/{whitebox,zeta,masking}_{dataset}.png, results/figures/transfer_vs_paper.png
     logs/{rule}/{dataset}/....log
 Each rule's params hold its job spec (cvgr.specs, as plain values), the runtime
 it needs and the hash of the code its stage runs (cvgr.stages.code_hash), so a
@@ -94,18 +96,30 @@ def whitebox_files(datasets=DATASETS):
     return [f"results/whitebox/{d}/{a}/{m}.h5" for d in datasets for a, m in STUDY.plan(d).whitebox_jobs]
 
 
+def audit_files(datasets=DATASETS):
+    return [f"results/audit/{d}/{a}/{m}.h5" for d in datasets for a, m in STUDY.plan(d).audit_jobs]
+
+
 def history_files():
     return [history_file(d, m) for d in DATASETS for m in STUDY.plan(d).models]
 
 
 def final_targets():
     """Tables for the stages some dataset configures; figures per dataset."""
-    out = ["results/tables/training.csv"] + [f"results/figures/zeta_{d}.png" for d in DATASETS]
+    out = ["results/tables/training.csv", "results/tables/claims.csv", "results/tables/claims.md"]
+    out += [f"results/figures/zeta_{d}.png" for d in DATASETS]
     if transfer_files():
         out += ["results/tables/transfer.csv", "results/tables/transfer.md"]
+        out += ["results/tables/transfer_vs_paper.csv", "results/tables/transfer_vs_paper.md",
+                "results/figures/transfer_vs_paper.png"]
     if nes_files():
-        out += ["results/tables/nes.csv", "results/tables/nes.md"]
+        out += ["results/tables/nes.csv", "results/tables/nes.md",
+                "results/tables/nes_vs_paper.csv", "results/tables/nes_vs_paper.md"]
     wb = [d for d in DATASETS if STUDY.plan(d).whitebox_jobs]
     if wb:
         out += ["results/tables/whitebox.csv"] + [f"results/figures/whitebox_{d}.png" for d in wb]
+    audited = [d for d in DATASETS if STUDY.plan(d).audit_jobs]
+    if audited:
+        out += ["results/tables/masking.csv", "results/tables/masking.md"]
+        out += [f"results/figures/masking_{d}.png" for d in audited]
     return out

@@ -68,6 +68,11 @@ def test_attack_transfer_whitebox_nes_show_provenance(made, capsys):
     curve = WhiteboxCurve.read(d / "wb.h5")
     assert curve.correct.shape == (2, 8) and curve.random_start and curve.attack.name == "pgd2"
 
+    assert run(capsys, "whitebox", "--data", d / "fm.h5", "--model", d / "c.pt", "--attack", "square",
+               "--eps", "0.1", "--images", "4", "--square-queries", "20", "--out", d / "sq.h5")[0] == 0
+    square = WhiteboxCurve.read(d / "sq.h5")
+    assert (square.spec.square_queries, square.spec.apgd_steps, square.correct.shape) == (20, None, (1, 4))
+
     assert run(capsys, "nes", "--data", d / "fm.h5", "--model", d / "c.pt", "--images", "2", "--steps", "2",
                "--queries", "8", "--out", d / "nes.h5")[0] == 0
     res = NesResult.read(d / "nes.h5")
@@ -108,6 +113,9 @@ BAD = [
     (["nes", "--queries", "100"], "--queries: 100 is not a multiple of 2 * steps = 16"),
     (["nes", "--seed", "-1"], "--seed: -1 is out of range; allowed: an integer >= 0"),
     (["train", "--epochs", "x"], "argument --epochs: invalid int value: 'x'"),
+    (["whitebox", "--attack", "square", "--square-queries", "2"], "--square-queries: 2 is out of range; allowed: an "
+                                                                   "integer >= 3"),
+    (["whitebox", "--attack", "apgd-ce", "--apgd-steps", "0"], "--apgd-steps: 0 is out of range"),
 ]
 
 

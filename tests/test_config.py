@@ -90,6 +90,24 @@ def test_shipped_configs_are_valid(path):
      "config.yaml: datasets.fmnist.nes.queries: 801 is not a multiple of 2 * steps = 16; allowed: multiples of 16"),
     (lambda c: fm(c)["seeds"].__setitem__("target", 0),
      "config.yaml: datasets.fmnist.seeds.target: equals seeds.source (0); allowed: a seed other than seeds.source"),
+    (lambda c: fm(c)["nes"].__setitem__("score", "probability"),
+     "config.yaml: datasets.fmnist.nes.score: 'probability' is not allowed; allowed: output, cross_entropy"),
+    (lambda c: fm(c)["audit"].__setitem__("attacks", ["fgsm", "pgd4", "pgd10", "square"]),
+     "config.yaml: datasets.fmnist.audit.attacks: 2 PGD attacks (pgd4, pgd10); allowed: exactly one pgd<k>: the "
+     "baseline every flag compares with"),
+    (lambda c: fm(c)["audit"].__setitem__("sweep", [0.1, 0.5]),
+     "config.yaml: datasets.fmnist.audit.sweep[0]: 0.1 is not above eps 0.16; allowed: eps larger than 0.16 (up to "
+     "0.5)"),
+    (lambda c: fm(c)["audit"].__setitem__("square_queries", 2),
+     "config.yaml: datasets.fmnist.audit.square_queries: 2 is out of range; allowed: an integer >= 3"),
+    (lambda c: fm(c)["audit"].__setitem__("apgd_steps", 0),
+     "config.yaml: datasets.fmnist.audit.apgd_steps: 0 is out of range; allowed: an integer >= 1"),
+    (lambda c: fm(c)["audit"].__setitem__("attacks", ["pgd4", "nes"]),
+     "config.yaml: datasets.fmnist.audit.attacks[1]: 'nes' is not valid; allowed: fgsm, pgd<k> (k >= 1 steps, "
+     "e.g. pgd10), apgd-ce, apgd-dlr, square"),
+    (lambda c: fm(c)["whitebox"].__setitem__("attacks", ["fgsm", "square"]),
+     "config.yaml: datasets.fmnist.whitebox.attacks[1]: square belongs to the audit section (it has its settings "
+     "there); allowed: fgsm, pgd<k>"),
 ])
 def test_bad_config_names_key_and_allowed_values(change, expected):
     assert error_of(mutated(change)) == expected
@@ -147,7 +165,7 @@ def test_transfer_cells_know_their_roles():
 
 def test_whitebox_jobs_and_sections_are_optional():
     jobs = [(a.name, m.name) for a, m in PLAN.whitebox_jobs]
-    assert len(jobs) == 2 * 5 and ("pgd10", "real-adv0.2-s0") in jobs
+    assert len(jobs) == 2 * 5 and ("pgd4", "real-adv0.2-s0") in jobs
     bare = Study.from_mapping(mutated(lambda c: [fm(c).pop(k) for k in ("whitebox", "transfer", "nes")])).plan("fmnist")
     assert bare.whitebox_jobs == () and bare.transfer_cells == () and bare.nes_models == ()
     assert list(bare.models) == ["real-std-s0", "real-gr64-s0", "complex-std-s0", "complex-gr64-s0", "real-adv0.2-s0"]
@@ -160,6 +178,23 @@ def test_two_pgd_attacks_plan_two_sweeps_per_model():
                               ).plan("fmnist")
     assert sorted({a.name for a, _ in plan.whitebox_jobs}) == ["fgsm", "pgd10", "pgd4"]
     assert plan.whitebox_spec(AttackId.parse("pgd4")).attack.steps == 4
+
+
+def test_audit_runs_every_attack_on_every_model_with_its_own_options():
+    jobs = PLAN.audit_jobs
+    assert len(jobs) == 5 * len(PLAN.models)
+    assert {m.name for _, m in jobs} == set(PLAN.models)
+    audit = fm(RAW)["audit"]
+    pgd = PLAN.audit_spec(AttackId.parse("pgd4"))
+    assert pgd.eps == (0.0, audit["eps"], *audit["sweep"]) and pgd.apgd_steps is None and pgd.square_queries is None
+    square = PLAN.audit_spec(AttackId.parse("square"))
+    assert (square.eps, square.square_queries, square.images) == ((audit["eps"],), audit["square_queries"],
+                                                                  audit["images"])
+    assert PLAN.audit_spec(AttackId.parse("apgd-dlr")).apgd_steps == audit["apgd_steps"]
+    listed = Study.from_mapping(mutated(lambda c: fm(c)["audit"].__setitem__("models", ["complex-gr64-s0"])))
+    assert {m.name for _, m in listed.plan("fmnist").audit_jobs} == {"complex-gr64-s0"}
+    other = Study.from_mapping(mutated(lambda c: fm(c)["audit"].__setitem__("square_queries", 50))).plan("fmnist")
+    assert other.audit_spec(AttackId.parse("pgd4")) == pgd  # a Square setting reruns Square jobs only
 
 
 def test_training_spec_comes_from_the_model_and_the_dataset_section():

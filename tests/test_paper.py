@@ -106,7 +106,7 @@ def _with_row_changed(tmp_path: Path, line: int, column: str, value: str) -> Pat
     (5, "accuracy", "101", "accuracy is 101, outside [0, 100]"),
     (6, "eps", "", "eps is empty"),
     (7, "table", "whitebox", "table is 'whitebox'; allowed: transfer, nes"),
-    (8, "dataset", "imagenet", "dataset is 'imagenet'; allowed: mnist, fmnist, svhn, cifar10"),
+    (8, "dataset", "imagenet", "dataset is 'imagenet'; allowed: mnist, svhn, fmnist, cifar10"),
     (9, "field", "quaternion", "field is 'quaternion'; allowed: real, complex"),
     (10, "steps", "1.5", "steps is '1.5', not an integer"),
     (3, "field", "complex", "target is self but field, defense (complex, gr)"),

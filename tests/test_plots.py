@@ -11,6 +11,7 @@ from matplotlib.image import imread
 from cvgr.errors import CorruptFileError, CvgrError
 from cvgr.plots import plot_whitebox, plot_zeta, whitebox_figure, zeta_figure
 from cvgr.records import HISTORY_KEYS, TrainingHistory, WhiteboxCurve
+from cvgr.specs import WhiteboxSpec
 from cvgr.vocab import AttackId, ModelId
 
 EPS = np.round(np.arange(0, 0.31, 0.1), 2)
@@ -32,8 +33,10 @@ def whitebox(tmp_path, dataset, attack, model, acc) -> str:
     """A white-box curve over EPS on 100 images with the given accuracies (whole percents)."""
     path = f"{tmp_path}/whitebox/{dataset}/{attack}/{model}.h5"
     correct = np.stack([(np.arange(100) < a).astype(np.uint8) for a in acc])
-    WhiteboxCurve(dataset=dataset, model=ModelId.parse(model), attack=AttackId.parse(attack),
-                  random_start=attack != "fgsm", eps=EPS, correct=correct).write(path, {})
+    spec = WhiteboxSpec(attack=AttackId.parse(attack), eps=tuple(EPS.tolist()), images=100,
+                        random_start=attack != "fgsm")
+    WhiteboxCurve(dataset=dataset, model=ModelId.parse(model), spec=spec, correct=correct,
+                  labels=np.zeros(100, np.int64)).write(path, {})
     return path
 
 
@@ -99,10 +102,9 @@ def test_whitebox_errors(whitebox_paths, tmp_path):
         plot_whitebox([], tmp_path / "w.png", "fmnist")
     with pytest.raises(CvgrError, match="for dataset 'svhn' \\(found: fmnist, mnist\\)"):
         plot_whitebox(whitebox_paths, tmp_path / "w.png", "svhn")
-    bad = write_h5(f"{tmp_path}/bad.h5", dict(dataset="fmnist", model="real-std-s0", random_start=False,
-                                              record="whitebox-curve"),
-                   {"eps": EPS, "correct": np.zeros((4, 3), np.uint8)})
-    with pytest.raises(CorruptFileError, match="attack") as e:
+    bad = write_h5(f"{tmp_path}/bad.h5", dict(dataset="fmnist", model="real-std-s0", record="whitebox-curve"),
+                   {"correct": np.zeros((4, 3), np.uint8), "labels": np.zeros(3, np.int64)})
+    with pytest.raises(CorruptFileError, match="missing attribute .spec.") as e:
         plot_whitebox([bad], tmp_path / "w.png", "fmnist")
     assert bad in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "w.png").exists()

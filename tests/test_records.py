@@ -10,7 +10,7 @@ import pytest
 from cvgr.errors import CorruptFileError, CvgrError
 from cvgr.records import (HISTORY_KEYS, AdversarialSet, NesResult, TrainingHistory, TransferCell, WhiteboxCurve,
                           read_any)
-from cvgr.specs import NesSpec
+from cvgr.specs import NesSpec, WhiteboxSpec
 from cvgr.vocab import AttackId, ModelId
 
 M = ModelId.parse("complex-gr64-s0")
@@ -42,14 +42,21 @@ def test_transfer_cell_layout(tmp_path):
 
 def test_whitebox_curve_layout_and_accuracy_per_eps(tmp_path):
     correct = np.array([[1, 1, 1, 0], [1, 0, 0, 0]], np.uint8)
-    WhiteboxCurve(dataset="mnist", model=M, attack=AttackId.parse("pgd4"), random_start=False,
-                  eps=np.array([0.0, 0.1]), correct=correct).write(tmp_path / "w.h5", {})
+    spec = WhiteboxSpec(attack=AttackId.parse("pgd4"), eps=(0.0, 0.1), images=4)
+    WhiteboxCurve(dataset="mnist", model=M, spec=spec, correct=correct,
+                  labels=np.array([3, 1, 4, 1])).write(tmp_path / "w.h5", {})
     attrs, arrays = raw(tmp_path / "w.h5")
-    assert attrs["attack"] == "pgd4" and attrs["n_images"] == 4
+    assert attrs["attack"] == "pgd4" and attrs["n_images"] == 4 and json.loads(attrs["spec"]) == spec.to_dict()
     np.testing.assert_array_equal(arrays["accuracy"], [75.0, 25.0])
+    np.testing.assert_array_equal(arrays["eps"], [0.0, 0.1])
     back = WhiteboxCurve.read(tmp_path / "w.h5")
     np.testing.assert_array_equal(back.accuracy, [75.0, 25.0])
-    assert back.attack == AttackId("pgd", 4)
+    assert back.attack == AttackId("pgd", 4) and back.spec == spec
+    np.testing.assert_array_equal(back.at(0.1), [True, False, False, False])
+    with pytest.raises(KeyError, match="eps 0.2 is not in its grid"):
+        back.at(0.2)
+    with pytest.raises(ValueError, match="one row per eps"):
+        WhiteboxCurve(dataset="mnist", model=M, spec=spec, correct=correct[:1], labels=np.zeros(4, np.int64))
 
 
 def test_nes_result_keeps_its_spec(tmp_path):

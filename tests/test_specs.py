@@ -115,3 +115,7 @@ def test_specs_check_every_field_whoever_builds_them():
     assert Training(milestones=[3]).milestones == (3,)  # lists become tuples: specs are hashable values
     with pytest.raises(SpecError, match="needs PGD settings"):
         TrainSpec(dataset="fmnist", model=ModelId.parse("real-adv0.2-s0"))
+    with pytest.raises(SpecError, match=r"^square_queries: missing for square; allowed: a value exactly for square$"):
+        WhiteboxSpec(attack=AttackId.parse("square"))
+    with pytest.raises(SpecError, match=r"^apgd_steps: set for pgd4; allowed: a value exactly for apgd-ce, apgd-dlr$"):
+        WhiteboxSpec(attack=AttackId.parse("pgd4"), apgd_steps=10)

@@ -16,7 +16,7 @@ import pytest
 
 from cvgr.errors import CorruptFileError, CvgrError
 from cvgr.records import NesResult, TrainingHistory, TransferCell, WhiteboxCurve
-from cvgr.specs import NesSpec
+from cvgr.specs import NesSpec, WhiteboxSpec
 from cvgr.tables import (write_nes_table, write_training_table, write_transfer_table,
                          write_whitebox_table)
 from cvgr.vocab import AttackId, ModelId, transfer_role
@@ -330,9 +330,9 @@ def test_nes_mixed_settings_and_duplicates_are_errors(tmp_path):
 
 def whitebox_file(tmp_path, dataset, attack, model, acc, eps=(0.0, 0.1, 0.2), n=500) -> str:
     path = f"{tmp_path}/whitebox/{dataset}/{attack}/{model}.h5"
-    WhiteboxCurve(dataset=dataset, model=ModelId.parse(model), attack=AttackId.parse(attack),
-                  random_start=attack != "fgsm", eps=np.asarray(eps, np.float64),
-                  correct=np.stack([outcomes(a, n) for a in acc])).write(path, {})
+    spec = WhiteboxSpec(attack=AttackId.parse(attack), eps=tuple(eps), images=n, random_start=attack != "fgsm")
+    WhiteboxCurve(dataset=dataset, model=ModelId.parse(model), spec=spec,
+                  correct=np.stack([outcomes(a, n) for a in acc]), labels=np.zeros(n, np.int64)).write(path, {})
     return path
 
 
@@ -358,6 +358,10 @@ def test_whitebox_long_table_sorted(tmp_path):
         "fmnist,pgd10,complex-gr64-s0,complex,gr,64,0,0,90.0000,500\n"
         "fmnist,pgd10,complex-gr64-s0,complex,gr,64,0,0.1,50.0000,500\n"
         "fmnist,pgd10,complex-gr64-s0,complex,gr,64,0,0.2,20.0000,500\n"
+        # the per-image worst case over FGSM and PGD (here the first k images survive each attack: the minimum)
+        "fmnist,worst,complex-gr64-s0,complex,gr,64,0,0,90.0000,500\n"
+        "fmnist,worst,complex-gr64-s0,complex,gr,64,0,0.1,50.0000,500\n"
+        "fmnist,worst,complex-gr64-s0,complex,gr,64,0,0.2,20.0000,500\n"
     )
     write_whitebox_table(paths[::-1], tmp_path / "w2.csv")
     assert (tmp_path / "w.csv").read_bytes() == (tmp_path / "w2.csv").read_bytes()
@@ -367,24 +371,41 @@ def test_whitebox_two_pgd_attacks_are_two_curves(tmp_path):
     paths = [whitebox_file(tmp_path, "fmnist", a, "real-std-s0", acc)
              for a, acc in (("pgd10", [91.0, 4.0, 0.0]), ("pgd4", [91.0, 6.0, 1.0]), ("fgsm", [91.0, 20.0, 8.0]))]
     df = write_whitebox_table(paths, tmp_path / "w.csv")
-    assert df["attack"].tolist() == ["fgsm"] * 3 + ["pgd4"] * 3 + ["pgd10"] * 3
+    assert df["attack"].tolist() == ["fgsm"] * 3 + ["pgd4"] * 3 + ["pgd10"] * 3 + ["worst"] * 3
+
+
+def test_whitebox_worst_case_is_per_image(tmp_path):
+    """FGSM fools images 0-1, PGD images 2-3 of 10: each leaves 80%, together only 60% survive."""
+    paths = []
+    for attack, fooled in (("fgsm", [0, 1]), ("pgd4", [2, 3])):
+        correct = np.ones((2, 10), np.uint8)
+        correct[1, fooled] = 0
+        spec = WhiteboxSpec(attack=AttackId.parse(attack), eps=(0.0, 0.1), images=10)
+        path = f"{tmp_path}/{attack}.h5"
+        WhiteboxCurve(dataset="fmnist", model=ModelId.parse("real-std-s0"), spec=spec, correct=correct,
+                      labels=np.arange(10)).write(path, {})
+        paths.append(path)
+    df = write_whitebox_table(paths, tmp_path / "w.csv")
+    worst = df[df["attack"] == "worst"]
+    assert worst["eps"].tolist() == [0.0, 0.1] and worst["accuracy"].tolist() == [100.0, 60.0]
+    assert df[df["attack"] != "worst"]["accuracy"].tolist() == [100.0, 80.0, 100.0, 80.0]
 
 
 def test_whitebox_bad_files(tmp_path):
-    short = write_h5(f"{tmp_path}/short.h5", dict(dataset="mnist", model="real-std-s0", attack="fgsm",
-                                                  random_start=False, record="whitebox-curve"),
-                     {"eps": np.zeros(3), "correct": np.zeros((2, 5), np.uint8)})
+    spec = '{"attack": "fgsm", "eps": [0.0, 0.1, 0.2], "images": 5, "random_start": false, "apgd_steps": null, ' \
+        '"square_queries": null}'
+    attrs = dict(dataset="mnist", model="real-std-s0", spec=spec, record="whitebox-curve", _json_attrs='["spec"]')
+    short = write_h5(f"{tmp_path}/short.h5", attrs,
+                     {"correct": np.zeros((2, 5), np.uint8), "labels": np.zeros(5, np.int64)})
     with pytest.raises(CorruptFileError, match="one row per eps") as e:
         write_whitebox_table([short], tmp_path / "w.csv")
     assert short in _one_line_error(e)
-    noarr = write_h5(f"{tmp_path}/x.h5", dict(dataset="mnist", model="real-std-s0", attack="fgsm",
-                                              random_start=False, record="whitebox-curve"), {"eps": np.zeros(3)})
+    noarr = write_h5(f"{tmp_path}/x.h5", attrs, {"labels": np.zeros(5, np.int64)})
     with pytest.raises(CorruptFileError, match="missing array 'correct'") as e:
         write_whitebox_table([noarr], tmp_path / "w.csv")
     assert noarr in str(e.value)
-    badname = write_h5(f"{tmp_path}/y.h5", dict(dataset="mnist", model="realstd", attack="fgsm",
-                                                random_start=False, record="whitebox-curve"),
-                       {"eps": np.zeros(1), "correct": np.zeros((1, 2), np.uint8)})
+    badname = write_h5(f"{tmp_path}/y.h5", {**attrs, "model": "realstd"},
+                       {"correct": np.zeros((3, 5), np.uint8), "labels": np.zeros(5, np.int64)})
     with pytest.raises(CorruptFileError, match="'realstd' is not a model name"):
         write_whitebox_table([badname], tmp_path / "w.csv")
 

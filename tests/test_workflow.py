@@ -29,6 +29,8 @@ ADV = "real-adv0.2-s0"
 TRAINED = S0 + S1 + [ADV]
 WHITEBOX_MODELS = S0 + [ADV]
 NES_MODELS = ["complex-gr64-s0", ADV]
+AUDIT_MODELS = ["real-std-s0", "complex-gr64-s0"]
+AUDIT_ATTACKS = ["fgsm", "pgd2", "apgd-ce", "apgd-dlr", "square"]
 TARGET_LABELS = {"R (Std.)": "real-std-s1", "C (Std.)": "complex-std-s1", "R (G.R.)": "real-gr64-s1",
                  "C (G.R.)": "complex-gr64-s1"}
 _JOB = re.compile(r"^(?:local)?rule (\w+):$")
@@ -222,7 +224,20 @@ def test_tables_hold_the_results(runs):
         assert float(row["accuracy"]) == pytest.approx(r.attrs["accuracy"], abs=1e-4)
     assert "NES" in (root / "results/tables/nes.md").read_text()
     whitebox = read_csv(root / "results/tables/whitebox.csv")
-    assert len(whitebox) == 2 * len(WHITEBOX_MODELS) * 3  # attacks x models x eps
+    assert len(whitebox) == 3 * len(WHITEBOX_MODELS) * 3  # (fgsm, pgd2, worst case) x models x eps
+    masking = read_csv(root / "results/tables/masking.csv")
+    assert [r["model"] for r in masking] == AUDIT_MODELS
+    for row in masking:  # each accuracy is the audit file's at eps 0.16, recomputed here from its per-image data
+        for attack, col in (("pgd2", "acc_pgd"), ("square", "acc_square"), ("apgd-dlr", "acc_apgd_dlr")):
+            r = read_h5(root / f"results/audit/fmnist/{attack}/{row['model']}.h5")
+            i = list(r.arrays["eps"]).index(0.16)
+            assert float(row[col]) == pytest.approx(100 * r.arrays["correct"][i].mean(), abs=1e-4)
+        assert float(row["acc_worst"]) <= min(float(row[c]) for c in ("acc_fgsm", "acc_pgd", "acc_square"))
+    claims = read_csv(root / "results/tables/claims.csv")
+    assert {r["claim"] for r in claims} >= {"clean-accuracy", "zeta", "transfer-gr-target"}
+    assert {r["verdict"] for r in claims} <= {"holds", "contradicted", "not resolved at this sample size"}
+    vs = read_csv(root / "results/tables/transfer_vs_paper.csv")
+    assert len([r for r in vs if r["measured"]]) == 20 and all(r["paper"] for r in vs)
     training = read_csv(root / "results/tables/training.csv")
     assert sorted(r["model"] for r in training) == sorted(TRAINED)
     for row in training:
@@ -234,7 +249,7 @@ def test_tables_hold_the_results(runs):
 @pytest.mark.slow
 def test_figures_and_logs(runs):
     root = runs[0]
-    for fig in ("whitebox_fmnist.png", "zeta_fmnist.png"):
+    for fig in ("whitebox_fmnist.png", "zeta_fmnist.png", "masking_fmnist.png", "transfer_vs_paper.png"):
         png = (root / "results/figures" / fig).read_bytes()
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
     logs = {str(p.relative_to(root / "logs")) for p in (root / "logs").rglob("*.log")}
@@ -244,8 +259,12 @@ def test_figures_and_logs(runs):
                 | {f"transfer_cell/fmnist/{s}/{t}.log" for s in S0 for t in [s] + S1}
                 | {f"whitebox_sweep/fmnist/{a}/{m}.log" for a in ("fgsm", "pgd2") for m in WHITEBOX_MODELS}
                 | {f"nes_attack/fmnist/{m}.log" for m in NES_MODELS}
-                | {f"{t}_table/all/{t}_table.log" for t in ("transfer", "nes", "whitebox", "training")}
-                | {"whitebox_figure/fmnist/whitebox_figure.log", "zeta_figure/fmnist/zeta_figure.log"})
+                | {f"audit_sweep/fmnist/{a}/{m}.log" for a in AUDIT_ATTACKS for m in AUDIT_MODELS}
+                | {f"{t}_table/all/{t}_table.log" for t in ("transfer", "nes", "whitebox", "training", "masking",
+                                                            "claims")}
+                | {f"{t}_vs_paper/all/{t}_vs_paper.log" for t in ("transfer", "nes")}
+                | {"whitebox_figure/fmnist/whitebox_figure.log", "zeta_figure/fmnist/zeta_figure.log",
+                   "masking_figure/fmnist/masking_figure.log", "paper_figure/all/paper_figure.log"})
     assert logs == expected
 
 
@@ -254,10 +273,13 @@ def test_report_shows_tables_and_figures(runs, run_snakemake):
     root = runs[0]
     run_snakemake(root, "--configfile", str(root / "config.yaml"), "--report", "results/report.html")
     html = (root / "results/report.html").read_text()
-    for caption_words in ("Black-box transfer of FGSM examples", "Query-based NES attack", "Gradient agreement zeta"):
-        assert caption_words in html
-    for name in ("transfer.csv", "nes.csv", "whitebox.csv", "training.csv", "whitebox_fmnist.png", "zeta_fmnist.png"):
-        assert name in html
+    for caption_words in ("Black-box transfer of FGSM examples", "Query-based NES attack", "Gradient agreement zeta",
+                          "Gradient-masking audit", "The paper&#39;s claims tested on this run", "This run beside the paper"):
+        assert caption_words.replace("&#39;", "'") in html or caption_words in html, caption_words
+    for name in ("transfer.csv", "nes.csv", "whitebox.csv", "training.csv", "whitebox_fmnist.png", "zeta_fmnist.png",
+                 "masking.csv", "claims.csv", "transfer_vs_paper.csv", "nes_vs_paper.csv", "transfer_vs_paper.png",
+                 "masking_fmnist.png"):
+        assert name in html, name
 
 
 # ---------------------------------------------------------------- determinism and reruns
@@ -265,7 +287,9 @@ def test_report_shows_tables_and_figures(runs, run_snakemake):
 def test_tables_identical_across_runs_and_cores(runs):
     a, b = runs
     names = sorted(p.name for p in (a / "results/tables").iterdir())
-    assert names == ["nes.csv", "nes.md", "training.csv", "transfer.csv", "transfer.md", "whitebox.csv"]
+    assert names == sorted([f"{t}.{x}" for t in ("claims", "masking", "nes", "nes_vs_paper", "transfer",
+                                                  "transfer_vs_paper") for x in ("csv", "md")]
+                           + ["training.csv", "whitebox.csv"])
     assert names == sorted(p.name for p in (b / "results/tables").iterdir())
     for name in names:
         assert (a / "results/tables" / name).read_bytes() == (b / "results/tables" / name).read_bytes(), name
@@ -305,7 +329,9 @@ def test_changed_transfer_beta_reruns_only_dependent_jobs(runs, run_snakemake):
                 | {("transfer_cell", f"results/transfer/fmnist/{s}/{t}.h5") for s, ts in targets.items() for t in ts
                    if "gr32" in s + t}
                 | {("transfer_table", "results/tables/transfer.csv"), ("training_table", "results/tables/training.csv"),
-                   ("all", "")})
+                   ("transfer_vs_paper", "results/tables/transfer_vs_paper.csv"),
+                   ("paper_figure", "results/figures/transfer_vs_paper.png"),
+                   ("claims_table", "results/tables/claims.csv"), ("all", "")})
     assert jobs == expected  # nothing of prepare_data, std / gr64 models, white-box, NES, figures
 
 
@@ -313,11 +339,12 @@ def test_changed_transfer_beta_reruns_only_dependent_jobs(runs, run_snakemake):
 def test_changed_nes_setting_reruns_only_nes(runs, run_snakemake):
     jobs = planned_after_change(runs[0], run_snakemake, "nes12.yaml", **{"nes.queries": 12})
     assert jobs == {("nes_attack", f"results/nes/fmnist/{m}.h5") for m in NES_MODELS} | \
-        {("nes_table", "results/tables/nes.csv"), ("all", "")}
+        {("nes_table", "results/tables/nes.csv"), ("nes_vs_paper", "results/tables/nes_vs_paper.csv"),
+         ("claims_table", "results/tables/claims.csv"), ("all", "")}
 
 
 def test_paper_config_plans_the_full_study(tmp_path, run_snakemake):
-    """205 jobs: 4 datasets; betas of 4 per dataset; transfer on mnist/svhn/fmnist; NES on fmnist."""
+    """276 jobs: 4 datasets; betas of 4 per dataset; transfer on mnist/svhn/fmnist; NES and the audit on fmnist."""
     res = run_snakemake(tmp_path, "--configfile", str(REPO / "configs/paper.yaml"), "-n", "--quiet", "rules")
     stats = job_stats(res.stdout)
     assert stats == {
@@ -327,6 +354,8 @@ def test_paper_config_plans_the_full_study(tmp_path, run_snakemake):
         "transfer_cell": 20 * 3,
         "whitebox_sweep": 2 * (8 * 4 + 1),  # 2 attacks x (grid models + adv)
         "nes_attack": 5,
-        "transfer_table": 1, "nes_table": 1, "whitebox_table": 1, "training_table": 1,
-        "whitebox_figure": 4, "zeta_figure": 4, "all": 1, "total": 205,
+        "audit_sweep": 5 * 13,              # 5 attacks x every fmnist model (8 grid, 4 copies, 1 adv)
+        "transfer_table": 1, "nes_table": 1, "whitebox_table": 1, "training_table": 1, "masking_table": 1,
+        "transfer_vs_paper": 1, "nes_vs_paper": 1, "claims_table": 1,
+        "whitebox_figure": 4, "zeta_figure": 4, "masking_figure": 1, "paper_figure": 1, "all": 1, "total": 276,
     }

@@ -1,4 +1,4 @@
-"""Stage white-box: a model's per-image correctness under one attack at each eps of a grid."""
+"""Stage white-box (also the audit's): a model's per-image correctness under one attack at each eps of a grid."""
 from __future__ import annotations
 
 import numpy as np
@@ -21,13 +21,14 @@ def whitebox(data: str, model: str, out: str, spec: WhiteboxSpec, *, seed: int =
     """
     dev = start_job(runtime)
     net, info, x, y = load_model_and_test_images(data, model, spec.images, dev)
-    attack = attack_function(spec.attack, random_start=spec.random_start)
+    options = {k: v for k, v in (("apgd_steps", spec.apgd_steps), ("square_queries", spec.square_queries))
+               if v is not None}
+    attack = attack_function(spec.attack, random_start=spec.random_start, **options)
     rows = []
     for i, eps in enumerate(spec.eps):
         xe = x if eps == 0 else attack_batched(attack, net, x, y, eps, generator=generator(seed, i, dev))
         rows.append(correct(net, xe, y))
-    WhiteboxCurve(dataset=info.dataset, model=info.model, attack=spec.attack,
-                  random_start=spec.random_start and spec.attack.kind == "pgd",
-                  eps=np.asarray(spec.eps, dtype=np.float64),
-                  correct=torch.stack(rows).cpu().numpy() if rows else np.zeros((0, len(x)), np.uint8)).write(
+    WhiteboxCurve(dataset=info.dataset, model=info.model, spec=spec,
+                  correct=torch.stack(rows).cpu().numpy(),
+                  labels=y.cpu().numpy().astype(np.int64)).write(
         out, make_provenance("whitebox", spec.to_dict(), inputs=[data, model], seed=seed, device=str(dev)))

@@ -1,0 +1,150 @@
+"""This run against the paper: paper-vs-measured tables and the claims table (docs/METHOD.md section 7).
+
+Reads result records (transfer cells, NES results, training histories) and
+the paper's numbers (:mod:`cvgr.paper`), turns them into the plain inputs of
+:mod:`cvgr.claims` and writes:
+
+- ``{transfer,nes}_vs_paper.csv`` / ``.md``: per cell of the paper's table
+  the paper's number, the measured one, the difference (percentage points)
+  and the exact binomial 95% interval of the measured accuracy over its test
+  images; cells the paper reports but this run did not measure say so;
+- ``claims.csv`` / ``.md``: each claim of the paper and each ordering its
+  tables show, with the measured evidence, a 95% interval (over test images,
+  or over seeds where every model type has the same two or more seeds) and
+  the verdict ``holds``, ``contradicted`` or ``not resolved at this sample
+  size``.
+
+Only the std and G.R. models of a transfer table (roles Self and the other
+seed's copies) and the NES models enter; what the paper did not measure
+(e.g. complex adversarial training) is listed as measured only.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+
+from .claims import Cell, ClaimRow, Comparison, ModelRecord, claims_table, paper_vs_measured
+from .paper import KEY_COLUMNS, PaperResult, load_paper_results
+from .records import NesResult, TrainingHistory, TransferCell
+from .tables import ACC_FMT, markdown_table, read_records, write_atomic, write_csv
+from .vocab import DATASET_LABELS, FIELD_LETTERS, TRANSFER_ROLES
+
+CLAIM_COLUMNS = ("claim", "scope", "verdict", "estimate", "low", "high", "method", "evidence", "statement")
+
+
+# ----------------------------------------------------------------------------- records -> plain inputs
+
+def transfer_cells(records: Iterable[TransferCell]) -> list[Cell]:
+    """The transfer-table cells (std / G.R. sources and targets, table roles) as :class:`cvgr.claims.Cell`."""
+    out = []
+    for r in records:
+        if r.role not in TRANSFER_ROLES or r.source.defense not in ("std", "gr") or r.target.defense not in ("std", "gr"):
+            continue
+        out.append(Cell("transfer", r.dataset, r.target.field, r.target.defense, int(r.correct.sum()), r.n_images,
+                        r.source.field, r.source.defense, "self" if r.role == "self" else "second", r.source.seed))
+    return out
+
+
+def nes_cells(records: Iterable[NesResult]) -> list[Cell]:
+    """NES results as :class:`cvgr.claims.Cell` (one per model; the seed tells repetitions apart)."""
+    return [Cell("nes", r.dataset, r.model.field, r.model.defense, int(r.correct.sum()), r.n_images,
+                 seed=r.model.seed) for r in records]
+
+
+def model_records(histories: Iterable[TrainingHistory]) -> list[ModelRecord]:
+    """Trained models' clean accuracy (counts over the evaluation images) and final zeta."""
+    return [ModelRecord(h.dataset, h.model.field, h.model.defense, h.model.beta, h.model.seed, h.clean_correct,
+                        h.eval_images, h.final_zeta) for h in histories]
+
+
+# ----------------------------------------------------------------------------- paper vs measured
+
+def _cell_label(key: tuple) -> dict[str, str]:
+    row = dict(zip(KEY_COLUMNS, key))
+    if row["table"] == "transfer":
+        target = "Self" if row["target"] == "self" else \
+            f"{FIELD_LETTERS[row['field']]} ({'G.R.' if row['defense'] == 'gr' else 'Std.'})"
+        return {"dataset": row["dataset"], "source": f"{row['source_field']} {row['source_defense']}",
+                "target": target}
+    return {"dataset": row["dataset"], "network": row["field"], "defense": row["defense"]}
+
+
+def comparison_frame(comparisons: Sequence[Comparison]) -> pd.DataFrame:
+    """One row per compared cell: its key columns, paper, measured, difference, interval, counts."""
+    rows = []
+    for c in comparisons:
+        rows.append({**dict(zip(KEY_COLUMNS, c.key)), "paper": c.paper, "measured": c.measured,
+                     "difference": c.difference, "ci_low": c.low, "ci_high": c.high, "correct": c.correct,
+                     "images": c.n})
+    return pd.DataFrame.from_records(rows)
+
+
+def _num(x: float | None, fmt: str = "{:.1f}") -> str:
+    return "\u2014" if x is None or x != x else fmt.format(x)
+
+
+def _comparison_markdown(table: str, comparisons: Sequence[Comparison], paper: Sequence[PaperResult]) -> str:
+    name = {"transfer": "Black-box transfer (FGSM)", "nes": "Query-based attack (NES)"}[table]
+    settings = sorted({(r.dataset, r.eps, r.gr_beta, r.images, r.queries) for r in paper})
+    said = "; ".join(f"{DATASET_LABELS[d]} eps {e:g}, beta {b:g}" + (f", {q} queries, {n} images" if q else "")
+                     for d, e, b, n, q in settings)
+    head = (f"# {name}: paper vs this run\n\nAccuracy (%) the paper reports (its setting: {said}), the accuracy "
+            "measured here, their difference (measured - paper, percentage points) and the exact binomial 95% "
+            "interval of the measured accuracy over its test images. \u2014 = not reported / not measured.\n\n")
+    labels = ("dataset", "source", "target") if table == "transfer" else ("dataset", "network", "defense")
+    rows = [[*_cell_label(c.key).values(), _num(c.paper), _num(c.measured), _num(c.difference, "{:+.1f}"),
+             "\u2014" if c.low is None else f"{c.low:.1f}-{c.high:.1f}", _num(c.n, "{:d}") if c.n else "\u2014"]
+            for c in comparisons]
+    return head + markdown_table([*labels, "paper", "measured", "difference", "95% interval", "images"], rows) + "\n"
+
+
+def write_paper_comparison(table: str, paths: list[str], csv_out: str, md_out: str,
+                           paper_path: str | None = None) -> pd.DataFrame:
+    """``transfer`` (from transfer cells) or ``nes`` (from NES results) beside the paper's numbers."""
+    paper = load_paper_results(paper_path)
+    cells = transfer_cells(read_records(paths, TransferCell)) if table == "transfer" else \
+        nes_cells(read_records(paths, NesResult))
+    measured_datasets = {c.dataset for c in cells}
+    rows = [r for r in paper.table(table) if r.dataset in measured_datasets]
+    comparisons = paper_vs_measured(rows, cells)
+    df = comparison_frame(comparisons)
+    write_csv(df, csv_out, {c: ACC_FMT for c in ("paper", "measured", "difference", "ci_low", "ci_high")})
+    write_atomic(md_out, _comparison_markdown(table, comparisons, rows).encode())
+    return df
+
+
+# ----------------------------------------------------------------------------- claims
+
+def claims_frame(rows: Sequence[ClaimRow]) -> pd.DataFrame:
+    return pd.DataFrame.from_records([{c: getattr(r, c) for c in CLAIM_COLUMNS} for r in rows],
+                                     columns=list(CLAIM_COLUMNS))
+
+
+def _claims_markdown(rows: Sequence[ClaimRow]) -> str:
+    lines = ["# The paper's claims, tested on this run\n",
+             "Each claim is a difference D the paper says is positive (percentage points; zeta in its own units). "
+             "The 95% interval is over test images (MOVER from exact binomial intervals) or, where every model "
+             "type was trained with the same two or more seeds, Student's t over seeds. Verdict: holds (interval "
+             "above 0), contradicted (below 0), not resolved at this sample size (contains 0, or no interval).\n"]
+    table = [[r.claim, r.scope, r.verdict, f"{r.estimate:+.3g}",
+              "\u2014" if r.low is None else f"{r.low:+.3g} to {r.high:+.3g}", r.method] for r in rows]
+    lines.append(markdown_table(["claim", "scope", "verdict", "D", "95% interval", "interval"], table))
+    lines.append("\nThe claims:\n")
+    lines += [f"- **{cid}**: {text}" for cid, text in dict((r.claim, r.statement) for r in rows).items()]
+    lines.append("\nEvidence:\n")
+    lines += [f"- {r.claim}, {r.scope}: {r.evidence}" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_claims_table(history_paths: list[str], transfer_paths: list[str], nes_paths: list[str],
+                       csv_out: str, md_out: str) -> pd.DataFrame:
+    """The claims table from the training histories and, when given, the transfer cells and NES results."""
+    models = model_records(read_records(history_paths, TrainingHistory))
+    cells = (transfer_cells(read_records(transfer_paths, TransferCell)) if transfer_paths else []) + \
+        (nes_cells(read_records(nes_paths, NesResult)) if nes_paths else [])
+    rows = claims_table(models, cells)
+    df = claims_frame(rows)
+    write_csv(df, csv_out, {"estimate": "%.6g", "low": "%.6g", "high": "%.6g"})
+    write_atomic(md_out, _claims_markdown(rows).encode())
+    return df

@@ -1,0 +1,119 @@
+"""The masking table: the gradient-masking audit of every model, from its audit curves (docs/AUDIT.md).
+
+Input: the audit's :class:`cvgr.records.WhiteboxCurve` files, one per (attack,
+model), all on the same first test images. Per model, at the audit's eps
+(the smallest positive eps every curve of the model has):
+
+- accuracy (%) clean (the eps-0 row of FGSM / PGD) and under each attack;
+- the per-image worst case over every attack (an image counts only if it
+  survives them all) with its exact 95% interval;
+- the flags of :func:`cvgr.masking.masking_row`, each with its evidence; the
+  falls-towards-chance flag uses the worst case over the attacks run at each
+  larger eps of the sweep.
+
+Outputs: ``masking.csv`` (one row per model, the columns of
+:data:`cvgr.masking.COLUMNS` after ``dataset``) and ``masking.md`` (per
+dataset: the accuracy table, then every flag's evidence).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import CvgrError
+from .masking import COLUMNS, FLAGS, masking_row, worst_case
+from .records import WhiteboxCurve
+from .tables import ACC_FMT, PARAM_FMT, fmt_eps, markdown_table, read_records, write_atomic, write_csv
+from .vocab import DATASET_PROSE, AttackId, ModelId, dataset_key
+
+_FLAG_LABELS = {"square_beats_pgd": "Square beats PGD", "fgsm_beats_pgd": "FGSM beats PGD",
+                "apgd_beats_pgd": "APGD beats PGD", "no_fall_to_chance": "no fall towards chance"}
+_ACC_LABELS = {"acc_clean": "clean", "acc_fgsm": "FGSM", "acc_pgd": "PGD", "acc_apgd_ce": "APGD-CE",
+               "acc_apgd_dlr": "APGD-DLR", "acc_square": "Square", "acc_worst": "worst case"}
+
+
+def _by_model(curves: Sequence[WhiteboxCurve]) -> dict[tuple[str, ModelId], list[WhiteboxCurve]]:
+    groups: dict[tuple[str, ModelId], list[WhiteboxCurve]] = {}
+    for c in curves:
+        groups.setdefault((c.dataset, c.model), []).append(c)
+    for (ds, model), group in groups.items():
+        names = [c.attack.name for c in group]
+        if len(set(names)) < len(names):
+            raise CvgrError(f"audit curves for {ds} {model} repeat an attack ({', '.join(sorted(names))}); "
+                            "pass one file per attack")
+        if len({c.labels.tobytes() for c in group}) > 1:
+            raise CvgrError(f"audit curves for {ds} {model} are on different images; run every attack of the audit "
+                            "with the same images setting")
+    return dict(sorted(groups.items(), key=lambda kv: (dataset_key(kv[0][0]), kv[0][1].sort_key())))
+
+
+def _table_eps(ds: str, model: ModelId, group: Sequence[WhiteboxCurve]) -> float:
+    common = set.intersection(*({float(e) for e in c.eps if e > 0} for c in group))
+    if not common:
+        raise CvgrError(f"audit curves for {ds} {model} share no positive eps; run them with one audit section")
+    return min(common)
+
+
+def model_row(ds: str, model: ModelId, group: Sequence[WhiteboxCurve]) -> dict[str, Any]:
+    """One row of the masking table (``dataset`` + :data:`cvgr.masking.COLUMNS`)."""
+    eps = _table_eps(ds, model, group)
+    with_clean = [c for c in group if np.isclose(c.eps, 0.0).any()]
+    if not with_clean:
+        raise CvgrError(f"audit curves for {ds} {model} have no eps-0 (clean) row; the audit's FGSM and PGD have one")
+    correct = {"clean": with_clean[0].at(0.0), **{c.attack.name: c.at(eps) for c in group}}
+    larger = sorted({float(e) for c in group for e in c.eps if e > eps})
+    sweep = {e: worst_case({c.attack.name: c.at(e) for c in group if np.isclose(c.eps, e).any()})
+             for e in larger}
+    return {"dataset": ds, **masking_row(model.name, eps, group[0].labels, correct, sweep)}
+
+
+def _fmt_acc(x: float) -> str:
+    return "" if x != x else f"{x:.1f}"  # NaN: not run
+
+
+def _markdown(df: pd.DataFrame, curves: Sequence[WhiteboxCurve]) -> str:
+    parts = ["# Gradient-masking audit\n"]
+    for ds, rows in df.groupby("dataset", sort=False):
+        pgd = sorted(set(rows["pgd_attack"]))
+        options = {(c.spec.apgd_steps, c.spec.square_queries) for c in curves if c.dataset == ds}
+        apgd = sorted({a for a, _ in options if a}) or ["-"]
+        square = sorted({q for _, q in options if q}) or ["-"]
+        parts.append(
+            f"{'/'.join(map(str, sorted(set(rows['images']))))} {DATASET_PROSE.get(ds, ds)} test images at eps "
+            f"{'/'.join(fmt_eps(e) for e in sorted(set(rows['eps'])))}; PGD = {', '.join(AttackId.parse(p).label for p in pgd)}, "
+            f"APGD {'/'.join(map(str, apgd))} steps, Square {'/'.join(map(str, square))} queries per image. "
+            "Accuracy (%); worst case = images that survive every attack, with its exact 95% interval. "
+            "A flag is raised when the exact one-sided McNemar test gives p < 0.05 (or, for the chance check, "
+            "when more images survive eps >= 0.5 than can).\n")
+        headers = ["model", *_ACC_LABELS.values(), "95% interval", "flags raised"]
+        table = []
+        for r in rows.to_dict("records"):
+            raised = [_FLAG_LABELS[f] for f in FLAGS if r[f"flag_{f}"] is True]
+            table.append([r["model"], *(_fmt_acc(r[c]) for c in _ACC_LABELS),
+                          f"{r['worst_ci_lo']:.1f}-{r['worst_ci_hi']:.1f}", ", ".join(raised) or "none"])
+        parts.append(markdown_table(headers, table) + "\n")
+        parts.append("Evidence:\n")
+        for r in rows.to_dict("records"):
+            for f in FLAGS:
+                state = {True: "RAISED", False: "quiet", None: "not evaluated"}[r[f"flag_{f}"]]
+                parts.append(f"- {r['model']}, {_FLAG_LABELS[f]} ({state}): {r[f'evidence_{f}']}")
+        parts.append("")
+    return "\n".join(parts) + "\n"
+
+
+def write_masking_table(paths: list[str], csv_out: str, md_out: str) -> pd.DataFrame:
+    """The masking table of every audited model (module docstring); returns the CSV's frame."""
+    curves = read_records(paths, WhiteboxCurve)
+    rows = [model_row(ds, model, group) for (ds, model), group in _by_model(curves).items()]
+    df = pd.DataFrame.from_records(rows, columns=["dataset", *COLUMNS])
+    flags = {f"flag_{f}": lambda v: "" if v is None else str(bool(v)).lower() for f in FLAGS}
+    out = df.copy()
+    for col, fmt in flags.items():
+        out[col] = [fmt(v) for v in out[col]]
+    out["any_flag"] = [str(bool(v)).lower() for v in out["any_flag"]]
+    write_csv(out, csv_out, {"eps": PARAM_FMT, **{c: ACC_FMT for c in COLUMNS if c.startswith(("acc_", "worst_"))}})
+    write_atomic(md_out, _markdown(df, curves).encode())
+    return df

@@ -1,0 +1,51 @@
+rule audit_sweep:
+    """One audit attack on one model: per-image correctness at the audit's eps (and its sweep for FGSM / PGD)."""
+    input:
+        data=data_file,
+        model=lambda w: model_file(w.dataset, w.model),
+    output:
+        "results/audit/{dataset}/{attack}/{model}.h5",
+    log:
+        "logs/audit_sweep/{dataset}/{attack}/{model}.log",
+    params:
+        spec=lambda w: plan(w).audit_spec(AttackId.parse(w.attack)).to_dict(),
+        seed=SEED,
+        runtime=EVAL_RUNTIME,
+        code=code_hash("whitebox"),
+    resources:
+        gpu=GPU,
+    threads: THREADS
+    script:
+        "../scripts/whitebox_sweep.py"
+
+
+rule masking_table:
+    """The gradient-masking audit: per model, accuracy under each attack, the worst case and the flags."""
+    input:
+        audit_files(),
+    output:
+        csv=report("results/tables/masking.csv", caption="../report/masking.rst", category="Tables"),
+        md=report("results/tables/masking.md", caption="../report/masking.rst", category="Tables"),
+    log:
+        "logs/masking_table/all/masking_table.log",
+    params:
+        code=code_hash("tables"),
+    threads: 1
+    script:
+        "../scripts/masking_table.py"
+
+
+rule masking_figure:
+    """Accuracy per attack and the worst case, one group of bars per model, flagged models marked."""
+    input:
+        lambda w: audit_files([w.dataset]),
+    output:
+        report("results/figures/masking_{dataset}.png", caption="../report/masking_figure.rst",
+               category="Figures", subcategory="{dataset}"),
+    log:
+        "logs/masking_figure/{dataset}/masking_figure.log",
+    params:
+        code=code_hash("tables"),
+    threads: 1
+    script:
+        "../scripts/masking_figure.py"

@@ -1,0 +1,64 @@
+rule transfer_vs_paper:
+    """Each transfer cell the paper reports beside the measured accuracy, its difference and interval."""
+    input:
+        transfer_files(),
+    output:
+        csv=report("results/tables/transfer_vs_paper.csv", caption="../report/vs_paper.rst", category="This run vs the paper"),
+        md=report("results/tables/transfer_vs_paper.md", caption="../report/vs_paper.rst", category="This run vs the paper"),
+    log:
+        "logs/transfer_vs_paper/all/transfer_vs_paper.log",
+    params:
+        code=code_hash("tables"),
+    threads: 1
+    script:
+        "../scripts/vs_paper.py"
+
+
+rule nes_vs_paper:
+    """Each NES accuracy the paper reports beside the measured one."""
+    input:
+        nes_files(),
+    output:
+        csv=report("results/tables/nes_vs_paper.csv", caption="../report/vs_paper.rst", category="This run vs the paper"),
+        md=report("results/tables/nes_vs_paper.md", caption="../report/vs_paper.rst", category="This run vs the paper"),
+    log:
+        "logs/nes_vs_paper/all/nes_vs_paper.log",
+    params:
+        code=code_hash("tables"),
+    threads: 1
+    script:
+        "../scripts/vs_paper.py"
+
+
+rule paper_figure:
+    """Measured against the paper's accuracy, one point per transfer cell, with the diagonal."""
+    input:
+        transfer_files(),
+    output:
+        report("results/figures/transfer_vs_paper.png", caption="../report/paper_figure.rst",
+               category="This run vs the paper"),
+    log:
+        "logs/paper_figure/all/paper_figure.log",
+    params:
+        code=code_hash("tables"),
+    threads: 1
+    script:
+        "../scripts/paper_figure.py"
+
+
+rule claims_table:
+    """Each claim and ordering of the paper: the measured evidence, a 95% interval and a verdict."""
+    input:
+        histories=history_files(),
+        transfer=transfer_files(),
+        nes=nes_files(),
+    output:
+        csv=report("results/tables/claims.csv", caption="../report/claims.rst", category="This run vs the paper"),
+        md=report("results/tables/claims.md", caption="../report/claims.rst", category="This run vs the paper"),
+    log:
+        "logs/claims_table/all/claims_table.log",
+    params:
+        code=code_hash("tables"),
+    threads: 1
+    script:
+        "../scripts/claims_table.py"
