@@ -1,5 +1,5 @@
 # The two commands of the README. Both set up a fresh Debian machine first (tools/setup.sh).
-.PHONY: setup run test bench gpu-check
+.PHONY: setup run test bench gpu-check gpu-study
 
 setup:
 	bash tools/setup.sh
@@ -23,3 +23,8 @@ GPU_DATA ?= /usr/share/datasets/fashion-mnist
 PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 gpu-check:
 	PYTHONPATH=$(CURDIR) PYTHONUNBUFFERED=1 $(PYTHON) tools/gpu_check.py --data $(GPU_DATA)
+
+# The paper's Fashion-MNIST study (configs/paper-fmnist.yaml) with Snakemake on a GPU machine that has no
+# Snakemake: needs `bash tools/gpu_bundle.sh --wheels` run beforehand on a machine with network access.
+gpu-study:
+	bash tools/gpu_study.sh configs/paper-fmnist.yaml

@@ -25,7 +25,8 @@ def test_check_runs_every_part_with_the_cpu_standing_in(tmp_path, fmnist_raw):
     assert not [r for r in rows if r["ok"] is False]
     for part in ("stage prepare", "stage train complex-gr64-exact", "stage train real-adv", "attack (fgsm) + transfer",
                  "stage whitebox pgd10", "stage nes", "forward logits", "G.R. gradient complex-gr64-paper",
-                 "PGD-10 (shared random start)", "NES gradient", "same seed twice: nes",
+                 "PGD-10 (shared random start)", "NES gradient", "same seed twice: nes", "stage audit square",
+                 "stage audit apgd-dlr", "same seed twice: audit square",
                  "CUDA graphs vs eager", "lr = 1e30 stops training", "pytest -m cuda", "bench: complex G.R. step",
                  "conv_wgrad speed-up", "imports neither snakemake nor jsonschema"):
         assert any(c.startswith(part) or part in c for c in checks), part

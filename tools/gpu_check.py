@@ -172,6 +172,22 @@ def stage_whitebox(data: Path, model: Path, out: Path, attack: str, sizes: Sizes
     return out
 
 
+AUDIT = {"apgd-ce": dict(apgd_steps=20), "apgd-dlr": dict(apgd_steps=20), "square": dict(square_queries=300)}
+
+
+def stage_audit(data: Path, model: Path, out: Path, attack: str, sizes: Sizes, dev: str) -> Path:
+    spec = WhiteboxSpec(attack=AttackId.parse(attack), eps=(0.1,), images=sizes.images, **AUDIT[attack])
+    steps.whitebox(str(data), str(model), str(out), spec, runtime=Runtime(device=dev))
+    return out
+
+
+def use_wheels(folder: Path) -> list[str]:
+    """Put the pure-Python wheels in ``folder/wheels`` (torchattacks, for the audit) on the import path."""
+    wheels = sorted(str(w) for w in (folder / "wheels").glob("*-py3-none-any.whl"))
+    sys.path[:0] = wheels
+    return wheels
+
+
 def stage_nes(data: Path, model: Path, out: Path, sizes: Sizes, dev: str) -> Path:
     spec = NesSpec(eps=0.16, steps=2, queries=2 * 2 * sizes.nes_samples, images=sizes.nes_images)
     steps.nes(str(data), str(model), str(out), spec, runtime=Runtime(device=dev))
@@ -267,6 +283,13 @@ def run_stages(rep: Report, raw: Path, work: Path, sizes: Sizes, dev: str) -> di
         q = out.attrs["queries_per_image"]
         rep.add(f"stage nes on {dev}", f"{out.attrs['accuracy']:.1f}% accuracy, {q:g} queries/image",
                 f"= {2 * 2 * sizes.nes_samples} queries/image", q == 2 * 2 * sizes.nes_samples)
+    for attack in AUDIT:
+        with rep.part(f"audit {attack}"):
+            t = time.perf_counter()
+            acc = read_h5(stage_audit(files["data"], src, work / f"audit-{attack}.h5", attack, sizes, dev)).arrays
+            rep.add(f"stage audit {attack} (torchattacks) on {dev}",
+                    f"{acc['accuracy'][0]:.1f}% at eps 0.1, {time.perf_counter() - t:.1f} s", "runs, in [0, 100]",
+                    bool(0 <= acc["accuracy"][0] <= 100))
     return files
 
 
@@ -321,6 +344,8 @@ def check_determinism(rep: Report, files: dict[str, Path], work: Path, sizes: Si
     src = files["complex-gr64-paper"]
     with rep.part("determinism attacks"):
         runs = {"attack fgsm": (files["adv"], stage_attack(files["data"], src, work / "adv-again.h5", sizes, dev)),
+                "audit square": (work / "audit-square.h5", stage_audit(files["data"], src, work / "square-again.h5",
+                                                                       "square", sizes, dev)),
                 "whitebox pgd10": (work / "wb-pgd10.h5", stage_whitebox(files["data"], src, work / "wb-again.h5",
                                                                         "pgd10", sizes, dev)),
                 "nes": (work / "nes.h5", stage_nes(files["data"], src, work / "nes-again.h5", sizes, dev))}
@@ -372,7 +397,7 @@ def run_cuda_tests(rep: Report) -> None:
     with rep.part("pytest -m cuda"):
         res = subprocess.run([sys.executable, "-m", "pytest", "-m", "cuda", "-q", "-p", "no:cacheprovider", *files],
                              cwd=ROOT, capture_output=True, text=True, timeout=240,
-                             env=os.environ | {"PYTHONPATH": str(ROOT)})
+                             env=os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])})
         last = (res.stdout.strip().splitlines() or ["(no output)"])[-1]
         if res.returncode != 0:
             print(res.stdout[-4000:], res.stderr[-2000:], sep="\n")
@@ -408,7 +433,8 @@ def no_gpu_line() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True, help="folder with the four Fashion-MNIST .gz files")
+    ap.add_argument("--data", required=True, help="folder with the four Fashion-MNIST .gz files (and, in "
+                                                  "wheels/, torchattacks' wheel for the audit: tools/gpu_bundle.sh)")
     ap.add_argument("--out", default=os.environ.get("OUT"), help="folder for the table and the benchmark block "
                                                                  "(default $OUT; none: print only)")
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help=argparse.SUPPRESS)
@@ -418,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
         print(no_gpu_line())
         return 2
     start = time.perf_counter()
+    wheels = use_wheels(Path(a.data))
+    os.environ["PYTHONPATH"] = os.pathsep.join([*wheels, os.environ.get("PYTHONPATH", "")])
     set_determinism(a.threads)
     sizes = GPU_SIZES if a.device == "cuda" else CPU_SIZES
     out = Path(a.out) if a.out else None

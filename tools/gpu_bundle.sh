@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Gather what the GPU machine lacks into .gpu-data/ (ignored by git): Fashion-MNIST's four raw .gz files
+# (30 MB) and, with --wheels, the Python wheels of torchattacks (the audit) and of Snakemake for
+# CPython 3.12 (about 27 MB, for running the workflow there). Everything must stay under the 64 MiB a
+# device call may carry. Usage: bash tools/gpu_bundle.sh [--wheels]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=.gpu-data
+mkdir -p "$out"
+cp /usr/share/datasets/fashion-mnist/*-ubyte.gz "$out/"
+pip_download() {
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+    -d "$out/wheels" "$@"
+}
+mkdir -p "$out/wheels"
+pip_download torchattacks==3.5.1
+if [ "${1:-}" = "--wheels" ]; then
+  # Snakemake's closure beyond a stock PyTorch image (numpy, pandas, pyyaml, jinja2, ... are there).
+  pip_download annotated-types argparse-dataclass attrs certifi charset-normalizer conda-inject configargparse \
+    docutils dpath fastjsonschema gitdb gitpython greenlet humanfriendly idna immutables jsonschema \
+    jsonschema-specifications jupyter-core nbformat platformdirs psutil pulp pydantic pydantic-core referencing \
+    requests rpds-py smart-open smmap snakemake==9.27.1 snakemake-interface-common \
+    snakemake-interface-executor-plugins snakemake-interface-logger-plugins snakemake-interface-report-plugins \
+    snakemake-interface-scheduler-plugins snakemake-interface-storage-plugins sqlalchemy sqlmodel tenacity \
+    throttler traitlets typing-inspection urllib3 wrapt yte
+  python3 -m pip wheel -q --no-deps -w "$out/wheels" connection-pool==0.0.3   # published as a source only
+fi
+size=$(du -sm "$out" | cut -f1)
+echo "gpu bundle: $out holds $(ls "$out/wheels" | wc -l) wheels and the raw data, ${size} MiB (a call carries at most 64)"
+[ "$size" -lt 64 ] || { echo "gpu bundle: over 64 MiB, drop --wheels or some wheels" >&2; exit 1; }
