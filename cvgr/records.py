@@ -125,6 +125,21 @@ def _record(cls: type) -> type:
     return dataclass(frozen=True, eq=False)(cls)
 
 
+class _Outcomes(Record):
+    """A record whose ``correct`` field holds one 0/1 outcome per image."""
+
+    correct: np.ndarray
+
+    @property
+    def n_images(self) -> int:
+        return int(self.correct.size)
+
+    @property
+    def accuracy(self) -> float:
+        """Percent of images classified correctly."""
+        return _percent(self.correct)
+
+
 # ----------------------------------------------------------------------------- the records
 
 @_record
@@ -199,7 +214,7 @@ class AdversarialSet(Record):
 
 
 @_record
-class TransferCell(Record):
+class TransferCell(_Outcomes):
     """``results/transfer/{dataset}/{source}/{target}.h5``: a target's accuracy on a source's examples.
 
     ``role`` is the target's place in the source's table row
@@ -215,14 +230,6 @@ class TransferCell(Record):
     attack: AttackId
     eps: float
     correct: np.ndarray  #: uint8 (N,), 1 where the target classifies the example correctly
-
-    @property
-    def n_images(self) -> int:
-        return int(self.correct.size)
-
-    @property
-    def accuracy(self) -> float:
-        return _percent(self.correct)
 
     def summary(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {"n_images": self.n_images, "accuracy": self.accuracy}, {}
@@ -287,7 +294,7 @@ class WhiteboxCurve(Record):
 
 
 @_record
-class NesResult(Record):
+class NesResult(_Outcomes):
     """``results/nes/{dataset}/{model}.h5``: the NES attack on one model, with the queries it spent."""
 
     KIND = "nes-result"
@@ -302,14 +309,6 @@ class NesResult(Record):
     def __post_init__(self) -> None:
         if self.correct.shape != self.clean_correct.shape or self.correct.ndim != 1:
             raise ValueError(f"correct {self.correct.shape} and clean_correct {self.clean_correct.shape} differ")
-
-    @property
-    def n_images(self) -> int:
-        return int(self.correct.size)
-
-    @property
-    def accuracy(self) -> float:
-        return _percent(self.correct)
 
     @property
     def clean_accuracy(self) -> float:

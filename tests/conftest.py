@@ -27,6 +27,39 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 90
     return res
 
 
+def quadrant_images(n: int = 256, seed: int = 0):
+    """Synthetic 28x28 images whose label is the quadrant holding a bright square (a test fixture, not a dataset)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, 28, 28, generator=g) * 0.2
+    y = torch.randint(0, 4, (n,), generator=g)
+    for i in range(n):
+        r, c = divmod(int(y[i]), 2)
+        x[i, 0, r * 14 + 3:r * 14 + 11, c * 14 + 3:c * 14 + 11] = 1.0
+    return x, y
+
+
+@pytest.fixture
+def no_weight_gradients(monkeypatch):
+    """Complex layers whose paper-mode weight gradient raises: an attack must never ask for one.
+
+    Checked to be live: a training backward through a complex net does ask, and fails.
+    """
+    import torch
+    import torch.nn.functional as F
+    from cvgr.nn import ComplexConv2d, ComplexLinear, build_model
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an attack computed a weight gradient")
+
+    for cls in (ComplexConv2d, ComplexLinear):
+        monkeypatch.setattr(cls, "_block_weight_grad", refuse)
+    net = build_model("mlp", "complex", in_shape=(1, 2, 2))
+    with pytest.raises(AssertionError, match="weight gradient"):
+        F.cross_entropy(net(torch.rand(2, 1, 2, 2)), torch.tensor([0, 1])).backward()
+
+
 @pytest.fixture(scope="session")
 def run_snakemake() -> Callable[..., subprocess.CompletedProcess]:
     """The :func:`snakemake` runner as a fixture."""

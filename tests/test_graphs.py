@@ -4,6 +4,7 @@ import os
 import pytest
 import torch
 
+from conftest import quadrant_images
 from cvgr.attacks import nes_gradient
 from cvgr.device import set_determinism
 from cvgr.nn import build_model
@@ -28,13 +29,7 @@ def _deterministic():
 
 
 def _toy(n: int, seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, 1, 28, 28, generator=g) * 0.2
-    y = torch.randint(0, 4, (n,), generator=g)
-    for i in range(n):
-        r, c = divmod(int(y[i]), 2)
-        x[i, 0, r * 14 + 3:r * 14 + 11, c * 14 + 3:c * 14 + 11] = 1.0
-    return x, y
+    return quadrant_images(n, seed)
 
 
 def _spec(field: str = "complex", **kw) -> TrainSpec:

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from conftest import quadrant_images
 from cvgr.augment import Augmentation, augment_batch
 from cvgr.errors import NumericalError
 from cvgr.specs import PgdTraining, TrainSpec
@@ -12,14 +13,7 @@ torch.set_num_threads(1)
 
 
 def _toy_data(n=256, seed=0):
-    """Synthetic 28x28 images whose label is the quadrant holding a bright square (a test fixture, not a dataset)."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, 1, 28, 28, generator=g) * 0.2
-    y = torch.randint(0, 4, (n,), generator=g)
-    for i in range(n):
-        r, c = divmod(int(y[i]), 2)
-        x[i, 0, r * 14 + 3:r * 14 + 11, c * 14 + 3:c * 14 + 11] = 1.0
-    return x, y
+    return quadrant_images(n, seed)
 
 
 def _spec(field="complex", beta=0.0, adv_eps=0.0, adv_steps=2, dataset="toy", **kw):
