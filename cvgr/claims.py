@@ -63,7 +63,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Sequence
 
 from .errors import CvgrError
-from .paper import CLAIMS, KEY_COLUMNS, ORDERINGS, TABLES, TARGETS, PaperResult
+from .paper import CLAIMS, ORDERINGS, TABLES, TARGETS, Keyed, PaperResult
 from .stats import LEVEL, binomial_ci, mean_ci
 from .vocab import DEFENSES, FIELDS
 
@@ -92,7 +92,7 @@ class ModelRecord:
 
 
 @dataclass(frozen=True)
-class Cell:
+class Cell(Keyed):
     """One attacked accuracy ``correct / n``, keyed like a :class:`cvgr.paper.PaperResult`."""
 
     table: str
@@ -116,11 +116,6 @@ class Cell:
             if self.target not in TARGETS:
                 raise CvgrError(f"{what}: target {self.target!r} is unknown; use one of {', '.join(TARGETS)}")
         _check_counts(what, self.correct, self.n)
-
-    @property
-    def key(self) -> tuple[str | None, ...]:
-        """(table, dataset, source_field, source_defense, target, field, defense), as in :mod:`cvgr.paper`."""
-        return tuple(getattr(self, c) for c in KEY_COLUMNS)
 
 
 @dataclass(frozen=True)

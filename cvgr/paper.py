@@ -94,8 +94,17 @@ ORDERINGS: tuple[Claim, ...] = (
 )
 
 
+class Keyed:
+    """Something placed in a table by :data:`KEY_COLUMNS` (a reported number, or a measured one)."""
+
+    @property
+    def key(self) -> tuple[str | None, ...]:
+        """(table, dataset, source_field, source_defense, target, field, defense)."""
+        return tuple(getattr(self, c) for c in KEY_COLUMNS)
+
+
 @dataclass(frozen=True)
-class PaperResult:
+class PaperResult(Keyed):
     """One reported accuracy (percent) with the setting it was measured in."""
 
     table: str
@@ -113,11 +122,6 @@ class PaperResult:
     gr_beta: float | None
     adv_eps: float | None
     accuracy: float
-
-    @property
-    def key(self) -> tuple[str | None, ...]:
-        """(table, dataset, source_field, source_defense, target, field, defense)."""
-        return tuple(getattr(self, c) for c in KEY_COLUMNS)
 
 
 @dataclass(frozen=True)
