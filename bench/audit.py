@@ -53,10 +53,9 @@ def main() -> None:
     a = parser.parse_args()
 
     import torch
-    from cvgr.evaluate import predict
-    from cvgr.attacks import attack_function
-from cvgr.vocab import AttackId
+    from cvgr.evaluate import attack_function, predict
     from cvgr.nn import build_model
+    from cvgr.vocab import AttackId
 
     torch.set_num_threads(a.threads)
     dev = torch.device(a.device)

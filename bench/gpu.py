@@ -36,7 +36,7 @@ from typing import Callable
 
 import torch
 
-from run import CONFIGS, machine, paired_rounds, worker_nes
+from timing import CONFIGS, machine, paired_rounds, worker_nes
 
 NES_SIZES_CUDA = (2048, 8192, 32768)
 

@@ -19,7 +19,7 @@ from cvgr.device import set_determinism
 from cvgr.nn import build_model
 from cvgr.nn.pool import AvgPool2
 from cvgr.specs import TrainSpec
-from run import paired_rounds, train_step_fn  # bench/run.py: the same step and the same paired timing
+from timing import paired_rounds, train_step_fn  # the same step and the same paired timing as bench/run.py
 
 
 def _with_torch_pool(model: nn.Module) -> nn.Module:

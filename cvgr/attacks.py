@@ -35,7 +35,6 @@ same noise whatever device ``x`` is on. ``None`` uses torch's global RNG.
 from __future__ import annotations
 
 import contextlib
-import functools
 from typing import Callable, Iterator, Protocol
 
 import torch
@@ -43,7 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .rand import noise
-from .vocab import NES_SCORES, AttackId
+from .vocab import NES_SCORES
 
 #: The step size of PGD and NES is ``ALPHA_FACTOR * eps / steps`` unless given.
 ALPHA_FACTOR = 1.85
@@ -280,21 +279,3 @@ class QueryCounter(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         self.queries += x.shape[0]
         return self.model(x)
-
-
-def attack_function(attack: AttackId, *, random_start: bool = False, apgd_steps: int = 100,
-                    square_queries: int = 5000) -> Attack:
-    """The function of the attack ``attack`` names, with its options bound.
-
-    ``random_start`` applies to PGD, ``apgd_steps`` to APGD-CE and APGD-DLR,
-    ``square_queries`` (model rows per image) to Square; the last three come
-    from a library (:mod:`cvgr.library_attacks`).
-    """
-    if attack.kind == "fgsm":
-        return fgsm
-    if attack.kind == "pgd":
-        return functools.partial(pgd, steps=attack.steps, random_start=random_start)
-    from . import library_attacks as lib  # it imports this module
-    if attack.kind == "square":
-        return functools.partial(lib.square, queries=square_queries)
-    return functools.partial(lib.apgd_ce if attack.kind == "apgd-ce" else lib.apgd_dlr, steps=apgd_steps)

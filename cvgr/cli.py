@@ -28,7 +28,7 @@ from .errors import CvgrError
 from .settings import REQUIRED, Rule, SpecError, check_value, fields_of, rule_of, unwrap_optional
 from .specs import (AdversarialSection, AttackSpec, DatasetSection, NesSpec, PgdTraining, Runtime, Training,
                     TrainSpec, WhiteboxSpec)
-from .vocab import ARCHITECTURES, DATASETS, FIELDS, AttackId, ModelId
+from .vocab import ARCHITECTURES, DATASETS, FIELDS, ModelId
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,4 +1,4 @@
-"""Batched prediction, per-image correctness, test metrics and attacks over a whole image set.
+"""Batched prediction, per-image correctness, test metrics, and attacks (by name) over a whole image set.
 
 Batches are moved to the model's device (the device of its first parameter
 or buffer; left where they are for a model without any) and results come back
@@ -7,13 +7,16 @@ index on ties).
 """
 from __future__ import annotations
 
+import functools
 from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .attacks import Attack
+from . import library_attacks as lib
+from .attacks import Attack, fgsm, pgd
+from .vocab import AttackId
 
 
 def _device(model: nn.Module) -> torch.device | None:
@@ -87,3 +90,20 @@ def attack_batched(attack: Attack, model: nn.Module, x: Tensor, y: Tensor, eps: 
         xb, yb = (x[b].to(device), y[b].to(device)) if device is not None else (x[b], y[b])
         out.append(attack(model, xb, yb, eps, **kwargs).to(x.device))
     return torch.cat(out) if out else x.detach().clone()
+
+
+def attack_function(attack: AttackId, *, random_start: bool = False, apgd_steps: int = 100,
+                    square_queries: int = 5000) -> Attack:
+    """The function of the attack ``attack`` names, with its options bound.
+
+    ``random_start`` applies to PGD, ``apgd_steps`` to APGD-CE and APGD-DLR,
+    ``square_queries`` (model rows per image) to Square; the last three come
+    from a library (:mod:`cvgr.library_attacks`).
+    """
+    if attack.kind == "fgsm":
+        return fgsm
+    if attack.kind == "pgd":
+        return functools.partial(pgd, steps=attack.steps, random_start=random_start)
+    if attack.kind == "square":
+        return functools.partial(lib.square, queries=square_queries)
+    return functools.partial(lib.apgd_ce if attack.kind == "apgd-ce" else lib.apgd_dlr, steps=apgd_steps)

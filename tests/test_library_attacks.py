@@ -8,9 +8,9 @@ import torch
 from torch import Tensor, nn
 
 from audit_cases import PerImageCounter, linear_case
-from cvgr.attacks import QueryCounter, attack_function, fgsm, pgd
+from cvgr.attacks import QueryCounter, fgsm, pgd
 from cvgr.errors import CvgrError
-from cvgr.evaluate import attack_batched, predict
+from cvgr.evaluate import attack_batched, attack_function, predict
 from cvgr.library_attacks import (SQUARE_OVERHEAD, apgd, apgd_ce, apgd_dlr, library_seed, square,
                                   torchattacks)
 from cvgr.nn import build_model

@@ -9,7 +9,7 @@ import torch
 from scipy.stats import binomtest
 
 from audit_cases import linear_case
-from cvgr.attacks import attack_function
+from cvgr.evaluate import attack_function
 from cvgr.masking import (COLUMNS, Flag, beats, falls_to_chance, masking_row, mcnemar_greater, worst_case)
 from cvgr.stats import binomial_ci
 from cvgr.vocab import AttackId

@@ -406,7 +406,7 @@ def run_cuda_tests(rep: Report) -> None:
 
 def run_bench(rep: Report, sizes: Sizes, dev: str, out: Path | None) -> None:
     import gpu as bench_gpu  # bench/gpu.py
-    from run import write_doc
+    from timing import write_doc
     a = argparse.Namespace(device=dev, threads=1, wgrad=True, **sizes.bench)
     with rep.part("benchmark"):
         m = bench_gpu.measure(a)

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..attacks import attack_function
-from ..evaluate import attack_batched
+from ..evaluate import attack_batched, attack_function
 from ..io import make_provenance
 from ..rand import generator
 from ..records import AdversarialSet

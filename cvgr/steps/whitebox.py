@@ -4,8 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..attacks import attack_function
-from ..evaluate import attack_batched, correct
+from ..evaluate import attack_batched, attack_function, correct
 from ..io import make_provenance
 from ..rand import generator
 from ..records import WhiteboxCurve
