@@ -255,7 +255,7 @@ def test_figures_and_logs(runs):
     logs = {str(p.relative_to(root / "logs")) for p in (root / "logs").rglob("*.log")}
     expected = ({"prepare_data/fmnist/prepare_data.log"}
                 | {f"train_model/fmnist/{m}.log" for m in TRAINED}
-                | {f"craft_adversarial/fmnist/{m}.log" for m in S0}
+                | {f"craft_adversarial/fmnist/fgsm/{m}.log" for m in S0}
                 | {f"transfer_cell/fmnist/{s}/{t}.log" for s in S0 for t in [s] + S1}
                 | {f"whitebox_sweep/fmnist/{a}/{m}.log" for a in ("fgsm", "pgd2") for m in WHITEBOX_MODELS}
                 | {f"nes_attack/fmnist/{m}.log" for m in NES_MODELS}
