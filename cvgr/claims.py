@@ -43,6 +43,11 @@ different models.
   typically positively correlated; while they are, treating them as
   independent, as MOVER does, makes the interval wider than a paired one
   (which would need per-image outcomes, not counts).
+* **Two accuracies on the same images** (cells that carry per-image
+  ``outcomes``, one run each: two targets of one source's examples, two
+  models under NES on the first test images): Newcombe's paired interval
+  (:func:`paired_interval`), MOVER with the images' correlation, narrower
+  than the independent one whenever the two are positively correlated.
 * **The same >= 2 seeds for every model type**: ``D_s`` is computed per
   seed and the interval is Student's t interval of their mean
   (:func:`cvgr.stats.mean_ci`); the runs of different seeds are
@@ -59,7 +64,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Sequence
 
 from .errors import CvgrError
@@ -105,6 +110,9 @@ class Cell(Keyed):
     source_defense: str | None = None
     target: str | None = None
     seed: int = 0
+    #: Optional per-image outcomes (1 = correct), in test-image order: they let two cells on the same images
+    #: be compared pairwise (:func:`paired_interval`).
+    outcomes: Sequence[int] | None = field(default=None, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         what = f"{self.table} cell {self.key}"
@@ -197,6 +205,40 @@ def mover_interval(parts: Sequence[tuple[int, int, int]], level: float = LEVEL) 
         low_sq += (c * p - a) ** 2
         high_sq += (b - c * p) ** 2
     return est, est - math.sqrt(low_sq), est + math.sqrt(high_sq)
+
+
+def paired_interval(better: Sequence[int], worse: Sequence[int],
+                    level: float = LEVEL) -> tuple[float, float, float]:
+    """``(D, L, U)`` for ``D = p1 - p2`` of two 0/1 outcome lists on the same images (fractions).
+
+    Newcombe's method 10 for paired proportions, with the Clopper-Pearson
+    limits ``(l_i, u_i)`` of :func:`cvgr.stats.binomial_ci` and the images'
+    correlation ``phi = (a d - b c) / sqrt((a+b)(c+d)(a+c)(b+d))`` (``a``: both
+    correct, ``b``: only the first, ``c``: only the second, ``d``: neither;
+    0 when a margin is empty)::
+
+        L = D - sqrt((p1 - l1)^2 - 2 phi (p1 - l1)(u2 - p2) + (u2 - p2)^2)
+        U = D + sqrt((u1 - p1)^2 - 2 phi (u1 - p1)(p2 - l2) + (p2 - l2)^2)
+
+    With ``phi = 0`` this is the independent MOVER of :func:`mover_interval`;
+    accuracies on the same images are usually positively correlated, and the
+    interval is then narrower.
+    """
+    if len(better) != len(worse) or not better:
+        raise CvgrError(f"paired outcomes need the same images: got {len(better)} and {len(worse)}")
+    n = len(better)
+    a = sum(1 for x, y in zip(better, worse) if x and y)
+    b = sum(1 for x, y in zip(better, worse) if x and not y)
+    c = sum(1 for x, y in zip(better, worse) if not x and y)
+    d = n - a - b - c
+    p1, p2 = (a + b) / n, (a + c) / n
+    (l1, u1), (l2, u2) = binomial_ci(a + b, n, level), binomial_ci(a + c, n, level)
+    denominator = math.sqrt((a + b) * (c + d) * (a + c) * (b + d))
+    phi = (a * d - b * c) / denominator if denominator else 0.0
+    est = p1 - p2
+    low = est - math.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
+    high = est + math.sqrt(max(0.0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2))
+    return est, low, high
 
 
 def _accuracy_difference(groups: Sequence[_Runs], coefs: Sequence[int],
@@ -322,7 +364,15 @@ def _pair_row(claim: str, scope: str, cells: dict[tuple, list[Cell]], better: tu
     if better not in cells or worse not in cells:
         return None
     groups = [_runs_of(cells[k], _label(k[5], k[6]), f"cell {k}") for k in (better, worse)]
-    row = _accuracy_row(claim, scope, groups, (1, -1), level)
+    pair = [cells[better], cells[worse]]
+    if all(len(p) == 1 and p[0].outcomes is not None for p in pair) and \
+            len(pair[0][0].outcomes) == len(pair[1][0].outcomes):
+        est, lo, hi = paired_interval(pair[0][0].outcomes, pair[1][0].outcomes, level)
+        text = f"{groups[0].text()} vs {groups[1].text()} on the same images; difference {100 * est:+.1f} pp"
+        row = _row(claim, scope, text, 100 * est, 100 * lo, 100 * hi,
+                   "paired (Newcombe 10), Clopper-Pearson over test images")
+    else:
+        row = _accuracy_row(claim, scope, groups, (1, -1), level)
     if extra is not None:
         row = replace(row, evidence=f"{row.evidence}; {extra()}")
     return row

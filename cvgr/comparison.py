@@ -42,14 +42,15 @@ def transfer_cells(records: Iterable[TransferCell]) -> list[Cell]:
         if r.role not in TRANSFER_ROLES or r.source.defense not in ("std", "gr") or r.target.defense not in ("std", "gr"):
             continue
         out.append(Cell("transfer", r.dataset, r.target.field, r.target.defense, int(r.correct.sum()), r.n_images,
-                        r.source.field, r.source.defense, "self" if r.role == "self" else "second", r.source.seed))
+                        r.source.field, r.source.defense, "self" if r.role == "self" else "second", r.source.seed,
+                        outcomes=r.correct.tolist()))
     return out
 
 
 def nes_cells(records: Iterable[NesResult]) -> list[Cell]:
     """NES results as :class:`cvgr.claims.Cell` (one per model; the seed tells repetitions apart)."""
     return [Cell("nes", r.dataset, r.model.field, r.model.defense, int(r.correct.sum()), r.n_images,
-                 seed=r.model.seed) for r in records]
+                 seed=r.model.seed, outcomes=r.correct.tolist()) for r in records]
 
 
 def model_records(histories: Iterable[TrainingHistory]) -> list[ModelRecord]:
@@ -124,8 +125,9 @@ def claims_frame(rows: Sequence[ClaimRow]) -> pd.DataFrame:
 def _claims_markdown(rows: Sequence[ClaimRow]) -> str:
     lines = ["# The paper's claims, tested on this run\n",
              "Each claim is a difference D the paper says is positive (percentage points; zeta in its own units). "
-             "The 95% interval is over test images (MOVER from exact binomial intervals) or, where every model "
-             "type was trained with the same two or more seeds, Student's t over seeds. Verdict: holds (interval "
+             "The 95% interval is over test images (MOVER from exact binomial intervals; paired by image where both "
+             "accuracies are on the same images) or, where every model type was trained with the same two or more "
+             "seeds, Student's t over seeds. Verdict: holds (interval "
              "above 0), contradicted (below 0), not resolved at this sample size (contains 0, or no interval).\n"]
     table = [[r.claim, r.scope, r.verdict, f"{r.estimate:+.3g}",
               "\u2014" if r.low is None else f"{r.low:+.3g} to {r.high:+.3g}", r.method] for r in rows]

@@ -154,3 +154,21 @@ def test_bad_inputs_are_one_line_errors(make, message):
 def test_two_results_with_one_seed_are_rejected():
     with pytest.raises(CvgrError, match="two results with seed 0"):
         claims_table([], [_nes("real", "gr", 5, 10), _nes("real", "gr", 6, 10), _nes("complex", "gr", 7, 10)])
+
+
+def test_paired_interval_reduces_to_mover_without_correlation_and_narrows_with_it():
+    from cvgr.claims import mover_interval, paired_interval
+    # phi = 0: a d = b c (a=10, b=10, c=10, d=10)
+    better = [1] * 10 + [1] * 10 + [0] * 10 + [0] * 10
+    worse = [1] * 10 + [0] * 10 + [1] * 10 + [0] * 10
+    est, lo, hi = paired_interval(better, worse)
+    m_est, m_lo, m_hi = mover_interval([(1, 20, 40), (-1, 20, 40)])
+    assert (est, lo, hi) == (pytest.approx(m_est), pytest.approx(m_lo), pytest.approx(m_hi))
+    # strongly correlated: the same 60 images right under both, 8 only under the first
+    better = [1] * 68 + [0] * 32
+    worse = [1] * 60 + [0] * 40
+    est, lo, hi = paired_interval(better, worse)
+    m_est, m_lo, m_hi = mover_interval([(1, 68, 100), (-1, 60, 100)])
+    assert est == pytest.approx(0.08) and lo > 0 > m_lo and hi - lo < m_hi - m_lo
+    with pytest.raises(CvgrError, match="same images"):
+        paired_interval([1, 0], [1])

@@ -80,6 +80,8 @@ def test_claims_from_records(tmp_path):
     assert verdicts[("clean-accuracy", "fmnist, beta 64")] == "holds"  # drops 20 vs 5 pp on 200 images each
     assert verdicts[("zeta", "fmnist, beta 64")] == "not resolved at this sample size"  # one seed: no interval
     assert verdicts[("transfer-complex-gr-target", "fmnist, source R-Std.")] == "holds"  # 90% vs 30%
+    methods = {(r.claim, r.scope): r.method for r in df.itertuples()}
+    assert methods[("transfer-complex-gr-target", "fmnist, source R-Std.")].startswith("paired")  # same images
     assert verdicts[("nes-gr-defends", "fmnist, NES, complex")] == "holds"
     md = (tmp_path / "c.md").read_text()
     assert "| clean-accuracy" in md and "Evidence:" in md and "R 20.0 pp" in md
