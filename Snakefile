@@ -49,6 +49,12 @@ localrules:
     nes_vs_paper,
     paper_figure,
     claims_table,
+    transfer_page,
+    nes_page,
+    masking_page,
+    claims_page,
+    transfer_vs_paper_page,
+    nes_vs_paper_page,
 
 
 rule all:

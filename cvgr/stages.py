@@ -29,7 +29,8 @@ STAGE_ROOTS: dict[str, tuple[str, ...]] = {
     "transfer": ("steps/transfer.py",),
     "whitebox": ("steps/whitebox.py",),
     "nes": ("steps/nes.py",),
-    "tables": ("tables.py", "plots.py", "masking_table.py", "comparison.py", "reference/paper_results.csv"),
+    "tables": ("tables.py", "plots.py", "masking_table.py", "comparison.py", "pages.py",
+               "reference/paper_results.csv"),
 }
 
 

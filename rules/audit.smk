@@ -25,7 +25,7 @@ rule masking_table:
         audit_files(),
     output:
         csv=report("results/tables/masking.csv", caption="../report/masking.rst", category="Tables"),
-        md=report("results/tables/masking.md", caption="../report/masking.rst", category="Tables"),
+        md="results/tables/masking.md",
     log:
         "logs/masking_table/all/masking_table.log",
     params:

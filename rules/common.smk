@@ -8,7 +8,7 @@ Output contract (users and scripts rely on these paths):
     results/whitebox/{dataset}/{attack}/{model}.h5
     results/audit/{dataset}/{attack}/{model}.h5
     results/nes/{dataset}/{model}.h5
-    results/tables/{transfer,nes,masking,claims,transfer_vs_paper,nes_vs_paper}.{csv,md}
+    results/tables/{transfer,nes,masking,claims,transfer_vs_paper,nes_vs_paper}.{csv,md,html}
     results/tables/{whitebox,training}.csv
     results/figures/{whitebox,zeta,masking}_{dataset}.png, results/figures/transfer_vs_paper.png
     logs/{rule}/{dataset}/....log
@@ -106,20 +106,18 @@ def history_files():
 
 def final_targets():
     """Tables for the stages some dataset configures; figures per dataset."""
-    out = ["results/tables/training.csv", "results/tables/claims.csv", "results/tables/claims.md"]
+    out = ["results/tables/training.csv"] + [f"results/tables/claims.{x}" for x in ("csv", "md", "html")]
     out += [f"results/figures/zeta_{d}.png" for d in DATASETS]
     if transfer_files():
-        out += ["results/tables/transfer.csv", "results/tables/transfer.md"]
-        out += ["results/tables/transfer_vs_paper.csv", "results/tables/transfer_vs_paper.md",
-                "results/figures/transfer_vs_paper.png"]
+        out += [f"results/tables/{t}.{x}" for t in ("transfer", "transfer_vs_paper") for x in ("csv", "md", "html")]
+        out += ["results/figures/transfer_vs_paper.png"]
     if nes_files():
-        out += ["results/tables/nes.csv", "results/tables/nes.md",
-                "results/tables/nes_vs_paper.csv", "results/tables/nes_vs_paper.md"]
+        out += [f"results/tables/{t}.{x}" for t in ("nes", "nes_vs_paper") for x in ("csv", "md", "html")]
     wb = [d for d in DATASETS if STUDY.plan(d).whitebox_jobs]
     if wb:
         out += ["results/tables/whitebox.csv"] + [f"results/figures/whitebox_{d}.png" for d in wb]
     audited = [d for d in DATASETS if STUDY.plan(d).audit_jobs]
     if audited:
-        out += ["results/tables/masking.csv", "results/tables/masking.md"]
+        out += ["results/tables/masking.csv", "results/tables/masking.md", "results/tables/masking.html"]
         out += [f"results/figures/masking_{d}.png" for d in audited]
     return out

@@ -4,7 +4,7 @@ rule transfer_vs_paper:
         transfer_files(),
     output:
         csv=report("results/tables/transfer_vs_paper.csv", caption="../report/vs_paper.rst", category="This run vs the paper"),
-        md=report("results/tables/transfer_vs_paper.md", caption="../report/vs_paper.rst", category="This run vs the paper"),
+        md="results/tables/transfer_vs_paper.md",
     log:
         "logs/transfer_vs_paper/all/transfer_vs_paper.log",
     params:
@@ -20,7 +20,7 @@ rule nes_vs_paper:
         nes_files(),
     output:
         csv=report("results/tables/nes_vs_paper.csv", caption="../report/vs_paper.rst", category="This run vs the paper"),
-        md=report("results/tables/nes_vs_paper.md", caption="../report/vs_paper.rst", category="This run vs the paper"),
+        md="results/tables/nes_vs_paper.md",
     log:
         "logs/nes_vs_paper/all/nes_vs_paper.log",
     params:
@@ -54,7 +54,7 @@ rule claims_table:
         nes=nes_files(),
     output:
         csv=report("results/tables/claims.csv", caption="../report/claims.rst", category="This run vs the paper"),
-        md=report("results/tables/claims.md", caption="../report/claims.rst", category="This run vs the paper"),
+        md="results/tables/claims.md",
     log:
         "logs/claims_table/all/claims_table.log",
     params:

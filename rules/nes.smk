@@ -25,7 +25,7 @@ rule nes_table:
         nes_files(),
     output:
         csv=report("results/tables/nes.csv", caption="../report/nes.rst", category="Tables"),
-        md=report("results/tables/nes.md", caption="../report/nes.rst", category="Tables"),
+        md="results/tables/nes.md",
     log:
         "logs/nes_table/all/nes_table.log",
     params:

@@ -58,3 +58,31 @@ rule zeta_figure:
     threads: 1
     script:
         "../scripts/zeta_figure.py"
+
+
+# Each Markdown table also as an HTML page, which the HTML report shows inline (it offers .csv/.md as downloads).
+PAGES = {  # table -> (caption, report category)
+    "transfer": ("transfer.rst", "Tables"),
+    "nes": ("nes.rst", "Tables"),
+    "masking": ("masking.rst", "Tables"),
+    "claims": ("claims.rst", "This run vs the paper"),
+    "transfer_vs_paper": ("vs_paper.rst", "This run vs the paper"),
+    "nes_vs_paper": ("vs_paper.rst", "This run vs the paper"),
+}
+
+for _table, (_caption, _category) in PAGES.items():
+
+    rule:
+        name:
+            f"{_table}_page"
+        input:
+            f"results/tables/{_table}.md",
+        output:
+            report(f"results/tables/{_table}.html", caption=f"../report/{_caption}", category=_category),
+        log:
+            f"logs/{_table}_page/all/{_table}_page.log",
+        params:
+            code=code_hash("tables"),
+        threads: 1
+        script:
+            "../scripts/table_page.py"

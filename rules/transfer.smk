@@ -23,7 +23,7 @@ rule transfer_table:
         transfer_files(),
     output:
         csv=report("results/tables/transfer.csv", caption="../report/transfer.rst", category="Tables"),
-        md=report("results/tables/transfer.md", caption="../report/transfer.rst", category="Tables"),
+        md="results/tables/transfer.md",
     log:
         "logs/transfer_table/all/transfer_table.log",
     params:

@@ -31,6 +31,7 @@ WHITEBOX_MODELS = S0 + [ADV]
 NES_MODELS = ["complex-gr64-s0", ADV]
 AUDIT_MODELS = ["real-std-s0", "complex-gr64-s0"]
 AUDIT_ATTACKS = ["fgsm", "pgd2", "apgd-ce", "apgd-dlr", "square"]
+PAGES = ["transfer", "nes", "masking", "claims", "transfer_vs_paper", "nes_vs_paper"]  # tables also as HTML pages
 TARGET_LABELS = {"R (Std.)": "real-std-s1", "C (Std.)": "complex-std-s1", "R (G.R.)": "real-gr64-s1",
                  "C (G.R.)": "complex-gr64-s1"}
 _JOB = re.compile(r"^(?:local)?rule (\w+):$")
@@ -263,6 +264,7 @@ def test_figures_and_logs(runs):
                 | {f"{t}_table/all/{t}_table.log" for t in ("transfer", "nes", "whitebox", "training", "masking",
                                                             "claims")}
                 | {f"{t}_vs_paper/all/{t}_vs_paper.log" for t in ("transfer", "nes")}
+                | {f"{t}_page/all/{t}_page.log" for t in PAGES}
                 | {"whitebox_figure/fmnist/whitebox_figure.log", "zeta_figure/fmnist/zeta_figure.log",
                    "masking_figure/fmnist/masking_figure.log", "paper_figure/all/paper_figure.log"})
     assert logs == expected
@@ -280,6 +282,8 @@ def test_report_shows_tables_and_figures(runs, run_snakemake):
                  "masking.csv", "claims.csv", "transfer_vs_paper.csv", "nes_vs_paper.csv", "transfer_vs_paper.png",
                  "masking_fmnist.png"):
         assert name in html, name
+    for table in PAGES:  # each Markdown table is in the report as a page it shows inline
+        assert f"{table}.html" in html, table
 
 
 # ---------------------------------------------------------------- determinism and reruns
@@ -288,7 +292,7 @@ def test_tables_identical_across_runs_and_cores(runs):
     a, b = runs
     names = sorted(p.name for p in (a / "results/tables").iterdir())
     assert names == sorted([f"{t}.{x}" for t in ("claims", "masking", "nes", "nes_vs_paper", "transfer",
-                                                  "transfer_vs_paper") for x in ("csv", "md")]
+                                                  "transfer_vs_paper") for x in ("csv", "md", "html")]
                            + ["training.csv", "whitebox.csv"])
     assert names == sorted(p.name for p in (b / "results/tables").iterdir())
     for name in names:
@@ -331,7 +335,8 @@ def test_changed_transfer_beta_reruns_only_dependent_jobs(runs, run_snakemake):
                 | {("transfer_table", "results/tables/transfer.csv"), ("training_table", "results/tables/training.csv"),
                    ("transfer_vs_paper", "results/tables/transfer_vs_paper.csv"),
                    ("paper_figure", "results/figures/transfer_vs_paper.png"),
-                   ("claims_table", "results/tables/claims.csv"), ("all", "")})
+                   ("claims_table", "results/tables/claims.csv"), ("all", "")}
+                | {(f"{t}_page", f"results/tables/{t}.html") for t in ("transfer", "transfer_vs_paper", "claims")})
     assert jobs == expected  # nothing of prepare_data, std / gr64 models, white-box, NES, figures
 
 
@@ -340,11 +345,12 @@ def test_changed_nes_setting_reruns_only_nes(runs, run_snakemake):
     jobs = planned_after_change(runs[0], run_snakemake, "nes12.yaml", **{"nes.queries": 12})
     assert jobs == {("nes_attack", f"results/nes/fmnist/{m}.h5") for m in NES_MODELS} | \
         {("nes_table", "results/tables/nes.csv"), ("nes_vs_paper", "results/tables/nes_vs_paper.csv"),
-         ("claims_table", "results/tables/claims.csv"), ("all", "")}
+         ("claims_table", "results/tables/claims.csv"), ("all", "")} | \
+        {(f"{t}_page", f"results/tables/{t}.html") for t in ("nes", "nes_vs_paper", "claims")}
 
 
 def test_paper_config_plans_the_full_study(tmp_path, run_snakemake):
-    """276 jobs: 4 datasets; betas of 4 per dataset; transfer on mnist/svhn/fmnist; NES and the audit on fmnist."""
+    """282 jobs: 4 datasets; betas of 4 per dataset; transfer on mnist/svhn/fmnist; NES and the audit on fmnist."""
     res = run_snakemake(tmp_path, "--configfile", str(REPO / "configs/paper.yaml"), "-n", "--quiet", "rules")
     stats = job_stats(res.stdout)
     assert stats == {
@@ -357,5 +363,6 @@ def test_paper_config_plans_the_full_study(tmp_path, run_snakemake):
         "audit_sweep": 5 * 13,              # 5 attacks x every fmnist model (8 grid, 4 copies, 1 adv)
         "transfer_table": 1, "nes_table": 1, "whitebox_table": 1, "training_table": 1, "masking_table": 1,
         "transfer_vs_paper": 1, "nes_vs_paper": 1, "claims_table": 1,
-        "whitebox_figure": 4, "zeta_figure": 4, "masking_figure": 1, "paper_figure": 1, "all": 1, "total": 276,
+        "whitebox_figure": 4, "zeta_figure": 4, "masking_figure": 1, "paper_figure": 1, "all": 1,
+        **{f"{t}_page": 1 for t in PAGES}, "total": 282,
     }

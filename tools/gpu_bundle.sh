@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Gather what the GPU machine lacks into .gpu-data/ (ignored by git): Fashion-MNIST's four raw .gz files
-# (30 MB) and, with --wheels, the Python wheels of torchattacks (the audit) and of Snakemake for
-# CPython 3.12 (about 27 MB, for running the workflow there). Everything must stay under the 64 MiB a
-# device call may carry. Usage: bash tools/gpu_bundle.sh [--wheels]
+# (30 MB) and the wheel of torchattacks (the audit); with --wheels also the wheels of Snakemake and of
+# Python-Markdown (the report's table pages) for CPython 3.12 (about 27 MB, for running the workflow
+# there). Everything must stay under the 64 MiB a device call may carry. Usage: bash tools/gpu_bundle.sh [--wheels]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.gpu-data
@@ -23,7 +23,7 @@ if [ "${1:-}" = "--wheels" ]; then
     requests rpds-py smart-open smmap snakemake==9.27.1 snakemake-interface-common \
     snakemake-interface-executor-plugins snakemake-interface-logger-plugins snakemake-interface-report-plugins \
     snakemake-interface-scheduler-plugins snakemake-interface-storage-plugins sqlalchemy sqlmodel tenacity \
-    throttler traitlets typing-inspection urllib3 wrapt yte
+    throttler traitlets typing-inspection urllib3 wrapt yte markdown
   python3 -m pip wheel -q --no-deps -w "$out/wheels" connection-pool==0.0.3   # published as a source only
 fi
 size=$(du -sm "$out" | cut -f1)
