@@ -80,11 +80,16 @@ def worst_case(correct: Mapping[str, object]) -> np.ndarray:
 
 
 def mcnemar_greater(b: int, c: int) -> float:
-    """Exact one-sided McNemar p-value ``P(Binomial(b + c, 1/2) >= b)``; 1 when ``b + c = 0``."""
+    """Exact one-sided McNemar p-value ``P(Binomial(m, 1/2) >= b) = sum_{k=b}^{m} C(m, k) / 2^m``, ``m = b + c``.
+
+    Summed in exact integers and divided once (Python's int / int is
+    correctly rounded), so any number of discordant images works; 1 when
+    ``m = 0``.
+    """
     if b < 0 or c < 0:
         raise ValueError(f"discordant counts must be >= 0, got b={b}, c={c}")
     m = b + c
-    return math.fsum(math.comb(m, k) for k in range(b, m + 1)) / 2 ** m
+    return sum(math.comb(m, k) for k in range(b, m + 1)) / 2 ** m
 
 
 def _images(k: int) -> str:

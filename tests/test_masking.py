@@ -52,6 +52,14 @@ def test_mcnemar_matches_closed_forms_and_scipy():
         mcnemar_greater(-1, 2)
 
 
+@pytest.mark.parametrize("b", [0, 940, 1000, 1040, 1100, 2000])
+def test_mcnemar_on_thousands_of_discordant_images_matches_scipy(b):
+    """m = 2000 discordant images: C(2000, k) overflows a float, the p-value must not."""
+    m = 2000
+    expected = binomtest(b, m, 0.5, alternative="greater").pvalue
+    assert mcnemar_greater(b, m - b) == pytest.approx(expected, rel=1e-9, abs=1e-300)
+
+
 def _pair(only_other: int, only_pgd: int, both: int = 10, neither: int = 20) -> tuple[np.ndarray, np.ndarray]:
     """Correctness arrays with the given discordant counts (True = correct)."""
     other = [F_] * only_other + [T] * only_pgd + [F_] * both + [T] * neither
