@@ -46,8 +46,9 @@ different models.
 * **Two accuracies on the same images** (cells that carry per-image
   ``outcomes``, one run each: two targets of one source's examples, two
   models under NES on the first test images): Newcombe's paired interval
-  (:func:`paired_interval`), MOVER with the images' correlation, narrower
-  than the independent one whenever the two are positively correlated.
+  (:func:`paired_interval`), MOVER with the images' continuity-corrected
+  correlation, narrower than the independent one whenever the two are
+  positively correlated.
 * **The same >= 2 seeds for every model type**: ``D_s`` is computed per
   seed and the interval is Student's t interval of their mean
   (:func:`cvgr.stats.mean_ci`); the runs of different seeds are
@@ -207,15 +208,29 @@ def mover_interval(parts: Sequence[tuple[int, int, int]], level: float = LEVEL) 
     return est, est - math.sqrt(low_sq), est + math.sqrt(high_sq)
 
 
+def newcombe_phi(a: int, b: int, c: int, d: int) -> float:
+    """The continuity-corrected correlation of a paired 2x2 table (Newcombe 1998, method 10).
+
+    ``a``: both correct, ``b``: only the first, ``c``: only the second,
+    ``d``: neither; ``n = a + b + c + d`` and ``A = a d - b c``. The
+    numerator is ``A - n/2`` if ``A > n/2``, 0 if ``0 <= A <= n/2`` and ``A``
+    if ``A < 0``; ``phi = numerator / sqrt((a+b)(c+d)(a+c)(b+d))``, 0 when a
+    margin is empty.
+    """
+    n, cross = a + b + c + d, a * d - b * c
+    numerator = cross - n / 2 if cross > n / 2 else 0.0 if cross >= 0 else float(cross)
+    denominator = math.sqrt((a + b) * (c + d) * (a + c) * (b + d))
+    return numerator / denominator if denominator else 0.0
+
+
 def paired_interval(better: Sequence[int], worse: Sequence[int],
                     level: float = LEVEL) -> tuple[float, float, float]:
     """``(D, L, U)`` for ``D = p1 - p2`` of two 0/1 outcome lists on the same images (fractions).
 
-    Newcombe's method 10 for paired proportions, with the Clopper-Pearson
-    limits ``(l_i, u_i)`` of :func:`cvgr.stats.binomial_ci` and the images'
-    correlation ``phi = (a d - b c) / sqrt((a+b)(c+d)(a+c)(b+d))`` (``a``: both
-    correct, ``b``: only the first, ``c``: only the second, ``d``: neither;
-    0 when a margin is empty)::
+    Newcombe's (1998) method 10 for paired proportions, with the
+    Clopper-Pearson limits ``(l_i, u_i)`` of :func:`cvgr.stats.binomial_ci`
+    (Newcombe uses Wilson's) and the images' continuity-corrected correlation
+    ``phi`` of :func:`newcombe_phi`::
 
         L = D - sqrt((p1 - l1)^2 - 2 phi (p1 - l1)(u2 - p2) + (u2 - p2)^2)
         U = D + sqrt((u1 - p1)^2 - 2 phi (u1 - p1)(p2 - l2) + (p2 - l2)^2)
@@ -233,8 +248,7 @@ def paired_interval(better: Sequence[int], worse: Sequence[int],
     d = n - a - b - c
     p1, p2 = (a + b) / n, (a + c) / n
     (l1, u1), (l2, u2) = binomial_ci(a + b, n, level), binomial_ci(a + c, n, level)
-    denominator = math.sqrt((a + b) * (c + d) * (a + c) * (b + d))
-    phi = (a * d - b * c) / denominator if denominator else 0.0
+    phi = newcombe_phi(a, b, c, d)
     est = p1 - p2
     low = est - math.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
     high = est + math.sqrt(max(0.0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2))

@@ -156,6 +156,66 @@ def test_two_results_with_one_seed_are_rejected():
         claims_table([], [_nes("real", "gr", 5, 10), _nes("real", "gr", 6, 10), _nes("complex", "gr", 7, 10)])
 
 
+def _outcomes(a: int, b: int, c: int, d: int) -> tuple[list[int], list[int]]:
+    """Paired 0/1 lists with ``a`` both correct, ``b`` only the first, ``c`` only the second, ``d`` neither."""
+    return [1] * (a + b) + [0] * (c + d), [1] * a + [0] * b + [1] * c + [0] * d
+
+
+def _biostatuzh_paired(a: int, b: int, c: int, d: int) -> tuple[float, float, float]:
+    """Independent re-implementation of R biostatUZH::confIntPairedProportion (Newcombe 1998, method 10),
+    with exact Clopper-Pearson margins from the beta distribution in place of Wilson's."""
+    from scipy.stats import beta
+
+    n = a + b + c + d
+
+    def cp(k: int) -> tuple[float, float]:
+        return (0.0 if k == 0 else beta.ppf(0.025, k, n - k + 1)), (1.0 if k == n else beta.ppf(0.975, k + 1, n - k))
+
+    p1, p2 = (a + b) / n, (a + c) / n
+    (l1, u1), (l2, u2) = cp(a + b), cp(a + c)
+    margins = (a + b) * (c + d) * (a + c) * (b + d)
+    big = a * d - b * c
+    corrected = 0.0
+    if big > n / 2:
+        corrected = big - n / 2
+    if big < 0:
+        corrected = big
+    phi = corrected / math.sqrt(margins) if margins else 0.0
+    dd = p1 - p2
+    low = dd - math.sqrt((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2)
+    high = dd + math.sqrt((p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2)
+    return dd, low, high
+
+
+def test_newcombe_phi_is_continuity_corrected():
+    from cvgr.claims import newcombe_phi
+    # A = 60*32 - 8*0 = 1920 > n/2 = 50: (1920 - 50) / sqrt(68 * 32 * 60 * 40)
+    assert newcombe_phi(60, 8, 0, 32) == pytest.approx(1870 / math.sqrt(68 * 32 * 60 * 40), rel=1e-15)
+    # 0 < A = 10 <= n/2 = 19.5: 0 (the raw phi would be 10 / 380)
+    assert newcombe_phi(10, 9, 10, 10) == 0.0
+    # A = n/2 exactly: 0; A < 0: uncorrected
+    assert newcombe_phi(2, 0, 2, 0) == 0.0 and newcombe_phi(1, 1, 1, 1) == 0.0
+    assert newcombe_phi(5, 30, 25, 40) == pytest.approx(-550 / math.sqrt(35 * 65 * 30 * 70), rel=1e-15)
+    assert newcombe_phi(0, 0, 5, 5) == 0.0  # empty margin
+
+
+def test_paired_interval_with_small_positive_cross_product_is_the_independent_one():
+    """0 < ad - bc <= n/2: Newcombe's corrected phi is 0, so the interval is exactly MOVER's."""
+    from cvgr.claims import paired_interval
+    est, lo, hi = paired_interval(*_outcomes(10, 9, 10, 10))
+    m_est, m_lo, m_hi = mover_interval([(1, 19, 39), (-1, 20, 39)])
+    assert (est, lo, hi) == (pytest.approx(m_est, rel=1e-12), pytest.approx(m_lo, rel=1e-12),
+                             pytest.approx(m_hi, rel=1e-12))
+
+
+@pytest.mark.parametrize("table", [(60, 8, 0, 32), (10, 9, 10, 10), (5, 30, 25, 40), (700, 120, 45, 135),
+                                   (0, 3, 0, 7), (40, 0, 0, 0)])
+def test_paired_interval_matches_an_independent_newcombe_method_10(table):
+    from cvgr.claims import paired_interval
+    got = paired_interval(*_outcomes(*table))
+    assert got == pytest.approx(_biostatuzh_paired(*table), rel=1e-9, abs=1e-12)
+
+
 def test_paired_interval_reduces_to_mover_without_correlation_and_narrows_with_it():
     from cvgr.claims import mover_interval, paired_interval
     # phi = 0: a d = b c (a=10, b=10, c=10, d=10)
