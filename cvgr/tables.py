@@ -54,9 +54,15 @@ def read_records(paths: Iterable[str | os.PathLike], record: type[R]) -> list[R]
     return [record.read(p) for p in paths]
 
 
+def _mixed_key(v: Any) -> tuple[bool, Any]:
+    """Sort key for values of any type: numbers first by value, then the rest (e.g. AttackId) by ``str``."""
+    number = isinstance(v, (int, float))
+    return (not number, v if number else str(v))
+
+
 def _unique(values: Iterable[Any], what: str, attr: str) -> Any:
-    """The one value shared by all; CvgrError naming the values otherwise."""
-    found = sorted(set(values), key=lambda v: (not isinstance(v, (int, float)), v))
+    """The one value shared by all; CvgrError naming the values otherwise (numbers by value, the rest by text)."""
+    found = sorted(set(values), key=_mixed_key)
     if len(found) != 1:
         raise CvgrError(f"{what} mix {attr} = {', '.join(map(str, found))}; a table is for one setting, "
                         f"pass only files that share one {attr}")

@@ -207,6 +207,10 @@ def test_transfer_errors_name_the_problem(tmp_path):
     with pytest.raises(CvgrError, match="eps = 0.16, 0.2"):
         write_transfer_table([a, other_eps], tmp_path / "t.csv", tmp_path / "t.md")
 
+    pgd = cell(tmp_path / "pgd", "mnist", "real-std-s0", "real-std-s0", 20.0, attack="pgd10")
+    with pytest.raises(CvgrError, match="transfer cells mix attack = fgsm, pgd10; a table is for one setting"):
+        write_transfer_table([a, pgd], tmp_path / "t.csv", tmp_path / "t.md")
+
     g64 = cell(tmp_path, "mnist", "real-gr64-s0", "real-gr64-s0", 80.0)
     g32 = cell(tmp_path, "mnist", "complex-gr32-s0", "complex-gr32-s0", 80.0)
     with pytest.raises(CvgrError, match="mix G.R. betas 32, 64"):
