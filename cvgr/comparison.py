@@ -27,8 +27,8 @@ import pandas as pd
 from .claims import Cell, ClaimRow, Comparison, ModelRecord, claims_table, paper_vs_measured
 from .paper import KEY_COLUMNS, PaperResult, load_paper_results
 from .records import NesResult, TrainingHistory, TransferCell
-from .tables import ACC_FMT, markdown_table, read_records, write_atomic, write_csv
-from .vocab import DATASET_LABELS, FIELD_LETTERS, TRANSFER_ROLES
+from .tables import ACC_FMT, markdown_table, read_records, transfer_table_cells, write_atomic, write_csv
+from .vocab import DATASET_LABELS, FIELD_LETTERS
 
 CLAIM_COLUMNS = ("claim", "scope", "verdict", "estimate", "low", "high", "method", "evidence", "statement")
 
@@ -36,15 +36,12 @@ CLAIM_COLUMNS = ("claim", "scope", "verdict", "estimate", "low", "high", "method
 # ----------------------------------------------------------------------------- records -> plain inputs
 
 def transfer_cells(records: Iterable[TransferCell]) -> list[Cell]:
-    """The transfer-table cells (std / G.R. sources and targets, table roles) as :class:`cvgr.claims.Cell`."""
-    out = []
-    for r in records:
-        if r.role not in TRANSFER_ROLES or r.source.defense not in ("std", "gr") or r.target.defense not in ("std", "gr"):
-            continue
-        out.append(Cell("transfer", r.dataset, r.target.field, r.target.defense, int(r.correct.sum()), r.n_images,
-                        r.source.field, r.source.defense, "self" if r.role == "self" else "second", r.source.seed,
-                        outcomes=r.correct.tolist()))
-    return out
+    """The transfer table's cells (:func:`cvgr.tables.transfer_table_cells`, with its checks) as
+    :class:`cvgr.claims.Cell`, datasets in paper order."""
+    return [Cell("transfer", r.dataset, r.target.field, r.target.defense, int(r.correct.sum()), r.n_images,
+                 r.source.field, r.source.defense, "self" if r.role == "self" else "second", r.source.seed,
+                 outcomes=r.correct.tolist())
+            for _, kept in transfer_table_cells(list(records)).values() for r in kept]
 
 
 def nes_cells(records: Iterable[NesResult]) -> list[Cell]:

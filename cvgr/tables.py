@@ -141,8 +141,13 @@ def _dataset_beta(ds: str, group: Sequence[TransferCell]) -> float:
     return float("nan")
 
 
-def _table_cells(cells: Sequence[TransferCell]) -> dict[str, tuple[float, list[TransferCell]]]:
-    """(beta, cells) per dataset in paper order: std / G.R. sources' cells with a table role and that beta."""
+def transfer_table_cells(cells: Sequence[TransferCell]) -> dict[str, tuple[float, list[TransferCell]]]:
+    """(beta, cells) per dataset in paper order: std / G.R. sources' cells with a table role and that beta.
+
+    The cells the transfer table (and the comparison with the paper) use: one
+    source seed per dataset, one G.R. beta (:func:`_dataset_beta`), G.R.
+    targets of another beta left out, one eps; CvgrError otherwise.
+    """
     by_dataset: dict[str, list[TransferCell]] = {}
     for c in cells:
         if c.source.defense in ("std", "gr") and c.role in TRANSFER_ROLES:
@@ -220,7 +225,7 @@ def write_transfer_table(cell_paths: list[str], csv_out: str, md_out: str) -> pd
     The Markdown file shows "std / gr" per dataset with one decimal and a dash for a missing cell.
     """
     cells = read_records(cell_paths, TransferCell)
-    by_dataset = _table_cells(cells)
+    by_dataset = transfer_table_cells(cells)
     if not by_dataset:
         raise CvgrError(f"none of the {len(cells)} transfer cells has a std or G.R. source with a table target "
                         "(itself or another seed's std/G.R. copy); check the transfer step's source and target models")

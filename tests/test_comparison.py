@@ -61,6 +61,24 @@ def test_transfer_beside_the_paper(tmp_path):
     assert "FMNIST eps 0.16, beta 64" in md and "MNIST" not in md.replace("FMNIST", "")
 
 
+def test_transfer_comparison_uses_the_tables_cells_and_checks(tmp_path):
+    """A G.R. target of another beta than the sources' is left out, as in the transfer table, not pooled."""
+    paths = [cell(tmp_path, "real-gr64-s0", "real-gr64-s0", 100), cell(tmp_path, "real-std-s0", "complex-gr64-s1", 150),
+             cell(tmp_path, "real-std-s0", "real-gr64-s1", 60), cell(tmp_path, "real-std-s0", "complex-gr128-s1", 10)]
+    df = write_paper_comparison("transfer", paths, tmp_path / "t.csv", tmp_path / "t.md")
+    row = df[(df.source_field == "real") & (df.source_defense == "std") & (df.field == "complex")
+             & (df.defense == "gr")].iloc[0]
+    assert (row.measured, row.correct, row.images) == (75.0, 150, N)
+    assert df.measured.notna().sum() == 3 and len(df) == 20
+    claims = write_claims_table([history(tmp_path, "real-std-s0", 90.0, 1.0)], paths, [], tmp_path / "c.csv",
+                                tmp_path / "c.md")
+    (evidence,) = claims[claims.scope == "fmnist, source R-Std."].evidence
+    assert evidence.startswith("C-G.R. 75.0% (150/200) vs R-G.R. 30.0% (60/200)")
+    other_seed = [*paths, cell(tmp_path, "complex-std-s1", "complex-std-s1", 30)]
+    with pytest.raises(CvgrError, match="sources with seeds 0, 1"):
+        write_paper_comparison("transfer", other_seed, tmp_path / "t.csv", tmp_path / "t.md")
+
+
 def test_nes_beside_the_paper(tmp_path):
     paths = [nes(tmp_path, "complex-gr64-s0", 120), nes(tmp_path, "real-std-s0", 10)]
     df = write_paper_comparison("nes", paths, tmp_path / "n.csv", tmp_path / "n.md")
