@@ -26,8 +26,9 @@ import pandas as pd
 from .errors import CvgrError
 from .masking import COLUMNS, FLAGS, masking_row, worst_case
 from .records import WhiteboxCurve
-from .tables import ACC_FMT, PARAM_FMT, fmt_eps, markdown_table, read_records, write_atomic, write_csv
-from .vocab import DATASET_PROSE, AttackId, ModelId, dataset_key
+from .tables import (ACC_FMT, PARAM_FMT, curves_by_model, fmt_eps, markdown_table, read_records, write_atomic,
+                     write_csv)
+from .vocab import DATASET_PROSE, AttackId, ModelId
 
 _FLAG_LABELS = {"square_beats_pgd": "Square beats PGD", "fgsm_beats_pgd": "FGSM beats PGD",
                 "apgd_beats_pgd": "APGD beats PGD", "no_fall_to_chance": "no fall towards chance"}
@@ -36,9 +37,8 @@ _ACC_LABELS = {"acc_clean": "clean", "acc_fgsm": "FGSM", "acc_pgd": "PGD", "acc_
 
 
 def _by_model(curves: Sequence[WhiteboxCurve]) -> dict[tuple[str, ModelId], list[WhiteboxCurve]]:
-    groups: dict[tuple[str, ModelId], list[WhiteboxCurve]] = {}
-    for c in curves:
-        groups.setdefault((c.dataset, c.model), []).append(c)
+    """:func:`cvgr.tables.curves_by_model`, after checking each model's curves are one per attack on one image set."""
+    groups = curves_by_model(curves)
     for (ds, model), group in groups.items():
         names = [c.attack.name for c in group]
         if len(set(names)) < len(names):
@@ -47,7 +47,7 @@ def _by_model(curves: Sequence[WhiteboxCurve]) -> dict[tuple[str, ModelId], list
         if len({c.labels.tobytes() for c in group}) > 1:
             raise CvgrError(f"audit curves for {ds} {model} are on different images; run every attack of the audit "
                             "with the same images setting")
-    return dict(sorted(groups.items(), key=lambda kv: (dataset_key(kv[0][0]), kv[0][1].sort_key())))
+    return groups
 
 
 def _table_eps(ds: str, model: ModelId, group: Sequence[WhiteboxCurve]) -> float:

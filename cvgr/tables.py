@@ -362,15 +362,20 @@ def write_whitebox_table(paths: list[str], csv_out: str) -> pd.DataFrame:
     return df
 
 
+def curves_by_model(curves: Sequence[WhiteboxCurve]) -> dict[tuple[str, ModelId], list[WhiteboxCurve]]:
+    """The curves per (dataset, model), in paper order of datasets then model order; input order within a group."""
+    groups: dict[tuple[str, ModelId], list[WhiteboxCurve]] = {}
+    for c in curves:
+        groups.setdefault((c.dataset, c.model), []).append(c)
+    return dict(sorted(groups.items(), key=lambda kv: (dataset_key(kv[0][0]), kv[0][1].sort_key())))
+
+
 def _worst_case_rows(curves: Sequence[WhiteboxCurve]) -> list[dict[str, Any]]:
     """Attack ``worst``: per (dataset, model, eps) run by two or more attacks on the same images, the share
     of images that every one of those attacks left correctly classified (the robust accuracy AutoAttack reports).
     """
-    groups: dict[tuple[str, ModelId], list[WhiteboxCurve]] = {}
-    for c in curves:
-        groups.setdefault((c.dataset, c.model), []).append(c)
     rows = []
-    for (ds, model), group in sorted(groups.items(), key=lambda kv: (dataset_key(kv[0][0]), kv[0][1].sort_key())):
+    for (ds, model), group in curves_by_model(curves).items():
         if len(group) < 2 or len({c.labels.tobytes() for c in group}) > 1:
             continue
         for eps in sorted(set.intersection(*({float(e) for e in c.eps} for c in group))):
