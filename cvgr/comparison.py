@@ -97,15 +97,25 @@ def _comparison_markdown(table: str, comparisons: Sequence[Comparison], paper: S
     return head + markdown_table([*labels, "paper", "measured", "difference", "95% interval", "images"], rows) + "\n"
 
 
-def write_paper_comparison(table: str, paths: list[str], csv_out: str, md_out: str,
-                           paper_path: str | None = None) -> pd.DataFrame:
-    """``transfer`` (from transfer cells) or ``nes`` (from NES results) beside the paper's numbers."""
+def paper_comparisons(table: str, paths: list[str],
+                      paper_path: str | None = None) -> tuple[list[PaperResult], list[Comparison]]:
+    """The paper's rows of ``table`` for the datasets measured in ``paths``, and :func:`cvgr.claims.paper_vs_measured`.
+
+    ``table`` is ``transfer`` (``paths``: transfer cells, :func:`transfer_cells`)
+    or ``nes`` (NES results, :func:`nes_cells`).
+    """
     paper = load_paper_results(paper_path)
     cells = transfer_cells(read_records(paths, TransferCell)) if table == "transfer" else \
         nes_cells(read_records(paths, NesResult))
     measured_datasets = {c.dataset for c in cells}
     rows = [r for r in paper.table(table) if r.dataset in measured_datasets]
-    comparisons = paper_vs_measured(rows, cells)
+    return rows, paper_vs_measured(rows, cells)
+
+
+def write_paper_comparison(table: str, paths: list[str], csv_out: str, md_out: str,
+                           paper_path: str | None = None) -> pd.DataFrame:
+    """``transfer`` (from transfer cells) or ``nes`` (from NES results) beside the paper's numbers."""
+    rows, comparisons = paper_comparisons(table, paths, paper_path)
     df = comparison_frame(comparisons)
     write_csv(df, csv_out, {c: ACC_FMT for c in ("paper", "measured", "difference", "ci_low", "ci_high")})
     write_atomic(md_out, _comparison_markdown(table, comparisons, rows).encode())

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .errors import CvgrError
-from .records import Record, TrainingHistory, TransferCell, WhiteboxCurve
+from .records import Record, TrainingHistory, WhiteboxCurve
 from .tables import read_records, write_atomic
 from .vocab import FIELDS, AttackId, ModelId, dataset_key, dataset_label, fmt_number
 
@@ -175,14 +175,13 @@ def paper_figure(cell_paths: list[str]) -> Figure:
     Error bars: the exact binomial 95% interval of the measured accuracy. Color: the source's field;
     filled marker: G.R. source, open: Std. source; one marker shape per dataset.
     """
-    from .comparison import transfer_cells
-    from .claims import paper_vs_measured
+    from .comparison import paper_comparisons
     from .paper import KEY_COLUMNS, load_paper_results
 
-    cells = transfer_cells(read_records(cell_paths, TransferCell))
-    datasets = sorted({c.dataset for c in cells}, key=dataset_key)
-    rows = [r for r in load_paper_results().table("transfer") if r.dataset in datasets]
-    points = [c for c in paper_vs_measured(rows, cells) if c.paper is not None and c.measured is not None]
+    _, comparisons = paper_comparisons("transfer", cell_paths)
+    datasets = sorted({dict(zip(KEY_COLUMNS, c.key))["dataset"] for c in comparisons if c.measured is not None},
+                      key=dataset_key)
+    points = [c for c in comparisons if c.paper is not None and c.measured is not None]
     if not points:
         raise CvgrError("none of the transfer cells is one the paper reports; run the transfer stage for "
                         + ", ".join(sorted({r.dataset for r in load_paper_results().table('transfer')})))
