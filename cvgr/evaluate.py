@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from . import library_attacks as lib
 from .attacks import Attack, fgsm, pgd
+from .errors import CvgrError
 from .vocab import AttackId
 
 
@@ -53,12 +54,16 @@ def correct(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 500) ->
 
 @torch.no_grad()
 def loss_and_correct(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000) -> Tensor:
-    """[sum of cross-entropies, number correct] over (x, y) in eval mode: float64 on the model's device.
+    """``[sum_i CE(f(x_i), y_i), #{i: argmax f(x_i) = y_i}]`` over (x, y) in eval mode, as float64.
 
-    No host synchronisation: training reads it with the rest of its epoch's metrics.
+    On the model's device (``x``'s for a model without parameters or
+    buffers). No host synchronisation: training reads it with the rest of its
+    epoch's metrics.
     """
+    _check_pair(x, y)
     model.eval()
-    device = next(model.parameters()).device
+    device = _device(model)
+    device = x.device if device is None else device
     sums = torch.zeros(2, dtype=torch.float64, device=device)
     for b in _batches(len(x), batch_size):
         xb, yb = x[b].to(device), y[b].to(device)
@@ -69,10 +74,11 @@ def loss_and_correct(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1
 
 
 def loss_and_accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy in %) of ``model`` on (x, y), in eval mode."""
+    """``(sum_i CE_i / n, 100 * #correct / n)`` of ``model`` on (x, y) in eval mode; CvgrError for ``n = 0``."""
+    if len(x) == 0:
+        raise CvgrError("loss and accuracy need at least one image, got none; pass a non-empty test set")
     loss_sum, right = loss_and_correct(model, x, y, batch_size).tolist()
-    n = max(len(x), 1)
-    return loss_sum / n, 100.0 * right / n
+    return loss_sum / len(x), 100.0 * right / len(x)
 
 
 def attack_batched(attack: Attack, model: nn.Module, x: Tensor, y: Tensor, eps: float, *,

@@ -7,7 +7,8 @@ from torch import Tensor, nn
 
 
 from cvgr.attacks import QueryCounter, fgsm, nes, pgd
-from cvgr.evaluate import attack_batched, correct, loss_and_accuracy, predict
+from cvgr.errors import CvgrError
+from cvgr.evaluate import attack_batched, correct, loss_and_accuracy, loss_and_correct, predict
 from cvgr.nn import build_model
 
 torch.set_num_threads(1)
@@ -49,6 +50,21 @@ def test_loss_and_accuracy_against_a_hand_computation(batch_size):
     expected = -(logits.log_softmax(1)[torch.arange(7), LABELS]).mean().item()
     assert loss == pytest.approx(expected, rel=1e-6)
     assert acc == pytest.approx(100 * 5 / 7)
+
+
+def test_loss_and_correct_of_a_model_without_parameters():
+    """nn.Flatten has no parameters or buffers: the sums stay on x's device."""
+    sums = loss_and_correct(nn.Flatten(), IMAGES, LABELS, batch_size=3)
+    expected = -(IMAGES.flatten(1).log_softmax(1)[torch.arange(7), LABELS]).sum().item()
+    assert sums.dtype == torch.float64 and sums.device == IMAGES.device
+    assert sums.tolist() == [pytest.approx(expected, rel=1e-6), 5.0]
+
+
+def test_loss_and_accuracy_errors():
+    with pytest.raises(ValueError, match="7 images but y has 6 labels"):
+        loss_and_correct(PixelLogits(), IMAGES, LABELS[:6])
+    with pytest.raises(CvgrError, match="at least one image"):
+        loss_and_accuracy(PixelLogits(), IMAGES[:0], LABELS[:0])
 
 
 def test_correct_and_predict_errors():
