@@ -8,8 +8,8 @@ model), all on the same first test images. Per model, at the audit's eps
 - the per-image worst case over every attack (an image counts only if it
   survives them all) with its exact 95% interval;
 - the flags of :func:`cvgr.masking.masking_row`, each with its evidence; the
-  falls-towards-chance flag uses the worst case over the attacks run at each
-  larger eps of the sweep.
+  falls-towards-chance flag uses the worst case (clean and every attack run
+  there) at the audit's eps and each larger eps of the sweep.
 
 Outputs: ``masking.csv`` (one row per model, the columns of
 :data:`cvgr.masking.COLUMNS` after ``dataset``) and ``masking.md`` (per
@@ -63,11 +63,21 @@ def model_row(ds: str, model: ModelId, group: Sequence[WhiteboxCurve]) -> dict[s
     with_clean = [c for c in group if np.isclose(c.eps, 0.0).any()]
     if not with_clean:
         raise CvgrError(f"audit curves for {ds} {model} have no eps-0 (clean) row; the audit's FGSM and PGD have one")
-    correct = {"clean": with_clean[0].at(0.0), **{c.attack.name: c.at(eps) for c in group}}
-    larger = sorted({float(e) for c in group for e in c.eps if e > eps})
-    sweep = {e: worst_case({c.attack.name: c.at(e) for c in group if np.isclose(c.eps, e).any()})
-             for e in larger}
+    clean = with_clean[0].at(0.0)
+    correct = {"clean": clean, **{c.attack.name: c.at(eps) for c in group}}
+    sweep = _sweep(group, eps, clean)
     return {"dataset": ds, **masking_row(model.name, eps, group[0].labels, correct, sweep)}
+
+
+def _sweep(group: Sequence[WhiteboxCurve], eps: float, clean: np.ndarray) -> dict[float, np.ndarray]:
+    """Per eps ``e >= eps`` of the curves: ``clean AND_a correct_a(e)`` over the attacks run at ``e``.
+
+    The worst case of :func:`cvgr.masking.worst_case`, clean included: an
+    image wrong when clean is not robust, whatever the attacks left.
+    """
+    at_least = sorted({float(e) for c in group for e in c.eps if e >= eps})
+    return {e: worst_case({"clean": clean, **{c.attack.name: c.at(e) for c in group if np.isclose(c.eps, e).any()}})
+            for e in at_least}
 
 
 def _fmt_acc(x: float) -> str:

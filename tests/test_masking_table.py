@@ -79,3 +79,22 @@ def test_figure_marks_the_flagged_model(audit):
                                                                    "Square", "worst case"]
     notes = [t.get_text() for t in ax.texts]
     assert notes == ["flag: Square beats PGD; no fall towards chance"]
+
+
+def test_chance_check_counts_only_images_correct_when_clean(tmp_path):
+    """36 images wrong when clean are left correct by both attacks at eps 0.5: none of them is robust."""
+    wrong = list(range(36))
+    rows = {0: wrong, 0.16: wrong, 0.5: [36, 37, 38, 39]}
+    paths = [curve(tmp_path, "real-std-s0", a, rows) for a in ("fgsm", "pgd4")]
+    (row,) = write_masking_table(paths, tmp_path / "m.csv", tmp_path / "m.md").to_dict("records")
+    assert row["flag_no_fall_to_chance"] is False
+    assert "at eps 0.5 0.0% (0/40) survive every attack" in row["evidence_no_fall_to_chance"]
+
+
+def test_chance_check_runs_at_the_audit_eps_when_it_is_the_largest(tmp_path):
+    """Audit eps 0.5 and no larger eps: 10 of 40 survive, at most 4 can (LABELS has 4 per label)."""
+    rows = {0: [], 0.5: list(range(30))}
+    paths = [curve(tmp_path, "real-std-s0", a, rows) for a in ("fgsm", "pgd4")]
+    (row,) = write_masking_table(paths, tmp_path / "m.csv", tmp_path / "m.md").to_dict("records")
+    assert row["eps"] == 0.5 and row["flag_no_fall_to_chance"] is True
+    assert "at eps 0.5 25.0% (10/40) survive every attack" in row["evidence_no_fall_to_chance"]
