@@ -410,17 +410,15 @@ def _robustness_rows(cells: dict[tuple, list[Cell]], level: float) -> list[Claim
         def gap(a=adv, c=nes[0]) -> str:
             if a not in cells:
                 return "no adversarially trained R net measured"
-            est, lo, hi, _ = _accuracy_difference([_runs_of(cells[a], "R-adv", f"cell {a}"),
-                                                   _runs_of(cells[c], "C-G.R.", f"cell {c}")], (1, -1), level)
-            return f"R-adv {100 * _pooled_acc(cells[a]):.1f}%: gap to C-G.R. {est:+.1f} pp [{lo:+.1f}, {hi:+.1f}]"
+            adv_runs = _runs_of(cells[a], "R-adv", f"cell {a}")
+            est, lo, hi, _ = _accuracy_difference([adv_runs, _runs_of(cells[c], "C-G.R.", f"cell {c}")], (1, -1),
+                                                  level)
+            k, n = adv_runs.pooled
+            return f"R-adv {100 * k / n:.1f}%: gap to C-G.R. {est:+.1f} pp [{lo:+.1f}, {hi:+.1f}]"
 
         row = _pair_row("robustness", f"{dataset}, NES", cells, *nes, level, gap)
         rows += [row] if row else []
     return rows
-
-
-def _pooled_acc(cells: Sequence[Cell]) -> float:
-    return sum(c.correct for c in cells) / sum(c.n for c in cells)
 
 
 def _ordering_rows(cells: dict[tuple, list[Cell]], level: float) -> list[ClaimRow]:

@@ -92,7 +92,7 @@ def _comparison_markdown(table: str, comparisons: Sequence[Comparison], paper: S
             "interval of the measured accuracy over its test images. \u2014 = not reported / not measured.\n\n")
     labels = ("dataset", "source", "target") if table == "transfer" else ("dataset", "network", "defense")
     rows = [[*_cell_label(c.key).values(), _num(c.paper), _num(c.measured), _num(c.difference, "{:+.1f}"),
-             "\u2014" if c.low is None else f"{c.low:.1f}-{c.high:.1f}", _num(c.n, "{:d}") if c.n else "\u2014"]
+             "\u2014" if c.low is None else f"{c.low:.1f}-{c.high:.1f}", _num(c.n, "{:d}")]
             for c in comparisons]
     return head + markdown_table([*labels, "paper", "measured", "difference", "95% interval", "images"], rows) + "\n"
 

@@ -119,10 +119,9 @@ def write_masking_table(paths: list[str], csv_out: str, md_out: str) -> pd.DataF
     curves = read_records(paths, WhiteboxCurve)
     rows = [model_row(ds, model, group) for (ds, model), group in _by_model(curves).items()]
     df = pd.DataFrame.from_records(rows, columns=["dataset", *COLUMNS])
-    flags = {f"flag_{f}": lambda v: "" if v is None else str(bool(v)).lower() for f in FLAGS}
     out = df.copy()
-    for col, fmt in flags.items():
-        out[col] = [fmt(v) for v in out[col]]
+    for f in FLAGS:
+        out[f"flag_{f}"] = ["" if v is None else str(bool(v)).lower() for v in out[f"flag_{f}"]]
     out["any_flag"] = [str(bool(v)).lower() for v in out["any_flag"]]
     write_csv(out, csv_out, {"eps": PARAM_FMT, **{c: ACC_FMT for c in COLUMNS if c.startswith(("acc_", "worst_"))}})
     write_atomic(md_out, _markdown(df, curves).encode())

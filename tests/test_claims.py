@@ -123,6 +123,7 @@ def test_robustness_rows_use_self_cells_and_nes_and_report_the_gap_to_adversaria
     assert query.scope == "fmnist, NES" and query.estimate == pytest.approx(6.1)
     est, lo, hi = mover_interval([(1, 763, 1000), (-1, 684, 1000)])
     assert f"gap to C-G.R. {100 * est:+.1f} pp [{100 * lo:+.1f}, {100 * hi:+.1f}]" in query.evidence
+    assert "; R-adv 76.3%: gap to C-G.R." in query.evidence
 
 
 def test_paper_vs_measured_rows():
