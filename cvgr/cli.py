@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import inspect
 import sys
 import typing
 from pathlib import Path
@@ -135,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("whitebox", help="accuracy under an attack (FGSM, PGD, APGD, Square) at each eps of a grid")
     _eval_args(p)
     for f, _ in fields_of(WhiteboxSpec):
-        _option(p, WhiteboxSpec, f.name, **_AUDIT_DEFAULTS.get(f.name, {}))
+        _option(p, WhiteboxSpec, f.name, **_whitebox_default(f))
 
     p = sub.add_parser("nes", help="NES query-based attack (PGD on estimated gradients)")
     _eval_args(p)
@@ -151,20 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _SEED = Rule(lo=0)
-#: The library attacks' options on the command line (the config's audit section sets them there).
-_AUDIT_DEFAULTS = {"apgd_steps": {"default": 100, "help": "APGD iterations (apgd-ce, apgd-dlr; default 100)"},
-                   "square_queries": {"default": 5000, "help": "Square's model rows per image (square; default 5000)"}}
 
 
-def _whitebox_values(a: argparse.Namespace) -> dict[str, Any]:
-    """The white-box spec's values, with each library attack's option kept only for that attack."""
-    values = _values(a, WhiteboxSpec)
-    kind = str(a.attack)
-    if not kind.startswith("apgd"):
-        values["apgd_steps"] = None
-    if kind != "square":
-        values["square_queries"] = None
-    return values
+def _whitebox_default(f: dataclasses.Field) -> dict[str, Any]:
+    """A library attack's option defaults to :meth:`WhiteboxSpec.for_attack`'s (the spec's None means unused)."""
+    param = inspect.signature(WhiteboxSpec.for_attack).parameters.get(f.name)
+    if param is None or param.default in (inspect.Parameter.empty, f.default):
+        return {}
+    return {"default": param.default, "help": f"{rule_of(f).doc}; default {param.default}"}
 
 
 def _values(a: argparse.Namespace, spec: type) -> dict[str, Any]:
@@ -247,7 +242,7 @@ def run(argv: Sequence[str] | None = None) -> None:
     else:
         spec_type = {"attack": AttackSpec, "whitebox": WhiteboxSpec, "nes": NesSpec}[a.command]
         with _flags():
-            spec = spec_type(**(_whitebox_values(a) if spec_type is WhiteboxSpec else _values(a, spec_type)))
+            spec = (WhiteboxSpec.for_attack if spec_type is WhiteboxSpec else spec_type)(**_values(a, spec_type))
             seed = check_value(a.seed, int, _SEED, "--seed")
         step = {"attack": steps.craft, "whitebox": steps.whitebox, "nes": steps.nes}[a.command]
         step(a.data, a.model, a.out, spec, seed=seed, runtime=runtime)

@@ -204,17 +204,14 @@ class Plan:
         return AttackSpec(attack=AttackId("fgsm"), eps=tr.eps, images=tr.images)
 
     def whitebox_spec(self, attack: AttackId) -> WhiteboxSpec:
-        wb = self._section("whitebox")
-        return WhiteboxSpec(**shared_fields(wb, WhiteboxSpec), attack=attack)
+        return WhiteboxSpec.for_attack(attack, **shared_fields(self._section("whitebox"), WhiteboxSpec))
 
     def audit_spec(self, attack: AttackId) -> WhiteboxSpec:
         """One audit attack: FGSM and PGD at 0 (clean), eps and the sweep; the others at eps only."""
         audit = self._section("audit")
         grid = (0.0, audit.eps, *audit.sweep) if attack.kind in ("fgsm", "pgd") else (audit.eps,)
-        return WhiteboxSpec(attack=attack, eps=tuple(sorted(set(grid))), images=audit.images,
-                            random_start=audit.random_start,
-                            apgd_steps=audit.apgd_steps if attack.kind.startswith("apgd") else None,
-                            square_queries=audit.square_queries if attack.kind == "square" else None)
+        return WhiteboxSpec.for_attack(attack, **{**shared_fields(audit, WhiteboxSpec),
+                                                  "eps": tuple(sorted(set(grid)))})
 
     def nes_spec(self) -> NesSpec:
         return NesSpec(**shared_fields(self._section("nes"), NesSpec))

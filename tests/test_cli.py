@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
+from conftest import REPO
 from cvgr import cli
 from cvgr.io import read_h5
 from cvgr.records import AdversarialSet, NesResult, TrainingHistory, TransferCell, WhiteboxCurve
@@ -84,6 +86,25 @@ def test_attack_transfer_whitebox_nes_show_provenance(made, capsys):
     assert code == 0 and "complex small_cnn model complex-gr64-s0 for fmnist" in out
     code, out, _ = run(capsys, "provenance", d / "cell.h5")
     assert code == 0 and "[transfer]" in out and "[craft]" in out and "[train]" in out and "[prepare]" in out
+
+
+@pytest.mark.parametrize("attack", ["fgsm", "pgd4", "apgd-ce", "apgd-dlr", "square"])
+def test_whitebox_builds_the_spec_the_config_builds(attack, monkeypatch, capsys):
+    """The same audit values on the command line and in the config give the same job spec."""
+    from cvgr import steps
+    from cvgr.config import Study
+    from cvgr.vocab import AttackId
+
+    raw = yaml.safe_load((REPO / "config.yaml").read_text())
+    audit = raw["datasets"]["fmnist"]["audit"]
+    audit.update(random_start=True, apgd_steps=7, square_queries=30)
+    expected = Study.from_mapping(raw).plan("fmnist").audit_spec(AttackId.parse(attack))
+    built = []
+    monkeypatch.setattr(steps, "whitebox", lambda data, model, out, spec, **_: built.append(spec))
+    code, _, err = run(capsys, "whitebox", "--data", "d.h5", "--model", "m.pt", "--out", "o.h5", "--attack", attack,
+                       "--eps", *expected.eps, "--images", audit["images"], "--random-start",
+                       "--apgd-steps", audit["apgd_steps"], "--square-queries", audit["square_queries"])
+    assert (code, err) == (0, "") and built == [expected]
 
 
 def test_transfer_refuses_examples_of_another_dataset(made, tmp_path, capsys):

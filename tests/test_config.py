@@ -197,6 +197,18 @@ def test_audit_runs_every_attack_on_every_model_with_its_own_options():
     assert other.audit_spec(AttackId.parse("pgd4")) == pgd  # a Square setting reruns Square jobs only
 
 
+def test_random_start_changes_only_the_pgd_jobs():
+    """Only PGD has a random start, so toggling it changes (reruns) the PGD jobs' specs alone."""
+    flipped = Study.from_mapping(mutated(lambda c: [fm(c)[s].__setitem__("random_start", not fm(RAW)[s]["random_start"])
+                                                    for s in ("whitebox", "audit")])).plan("fmnist")
+    jobs = [("whitebox", a) for a, _ in PLAN.whitebox_jobs] + [("audit", a) for a, _ in PLAN.audit_jobs]
+    assert {a.kind for _, a in jobs} == {"fgsm", "pgd", "apgd-ce", "apgd-dlr", "square"}
+    changed = {(stage, a.name) for stage, a in jobs
+               if getattr(flipped, f"{stage}_spec")(a) != getattr(PLAN, f"{stage}_spec")(a)}
+    assert changed == {("whitebox", "pgd4"), ("audit", "pgd4")}
+    assert flipped.audit_spec(AttackId.parse("pgd4")).random_start != PLAN.audit_spec(AttackId.parse("pgd4")).random_start
+
+
 def test_training_spec_comes_from_the_model_and_the_dataset_section():
     spec = PLAN.train_spec(PLAN.model("real-adv0.2-s0"))
     tr, adv = fm(RAW)["training"], fm(RAW)["adversarial"]
