@@ -21,7 +21,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from .settings import Spec, check_value, rule_of, setting
+from .settings import Spec, check_value, rule_of, setting, shared_fields
 from .vocab import ARCHITECTURES, DATASETS, DEVICES, FIELDS, MODES, NES_SCORES, AttackId, ModelId
 
 #: The white-box grid of the 28x28 tasks: 0 to 0.3 in steps of 0.02.
@@ -349,5 +349,5 @@ class Config(Runtime):
 
     @property
     def runtime(self) -> Runtime:
-        return Runtime(device=self.device, threads=self.threads, cuda_graphs=self.cuda_graphs)
+        return Runtime(**shared_fields(self, Runtime))
 
