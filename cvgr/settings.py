@@ -257,12 +257,8 @@ class Spec:
         for f in dataclasses.fields(cls):
             if f.name not in data and not rule_of(f).optional:
                 raise SpecError(_join(path, f.name), "missing key", describe(hints[f.name], rule_of(f)))
-        values = {}
         try:
-            for f in dataclasses.fields(cls):
-                if f.name in data:
-                    values[f.name] = check_value(data[f.name], hints[f.name], rule_of(f), f.name)
-            return cls(**values)
+            return cls(**data)  # __post_init__ checks and converts every value
         except SpecError as err:
             raise err.under(path) from None
 
