@@ -205,18 +205,10 @@ def _show(path: str) -> None:
     from .records import read_any
     record = read_any(path)
     print(f"{path}: {record.KIND}")
-    attrs, arrays = record.summary()
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
-        if hasattr(value, "shape"):
-            arrays[f.name] = value
-        elif isinstance(value, dict):
-            arrays.update({f"{f.name}/{k}": v for k, v in value.items()})
-        else:
-            attrs[f.name] = value
-    for k, v in attrs.items():
-        print(f"  {k}: {v.to_dict() if hasattr(v, 'to_dict') else v}")
-    for k, v in sorted(arrays.items()):
+    (attrs, arrays), (extra_attrs, extra_arrays) = record.split(), record.summary()
+    for k, v in {**extra_attrs, **attrs}.items():
+        print(f"  {k}: {v}")
+    for k, v in sorted({**arrays, **extra_arrays}.items()):
         summary = f"  [{', '.join(f'{x:.4g}' for x in v[:16])}]" if v.ndim == 1 and v.size <= 16 else ""
         print(f"  {k}: {v.dtype} {tuple(v.shape)}{summary}")
 

@@ -264,7 +264,7 @@ class Spec:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values only (names for words, lists for tuples, dicts for specs): JSON- and repr-stable."""
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Any:
@@ -280,13 +280,14 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """``value`` as plain data: specs as dicts, tuples as lists, words (models, attacks) as their names."""
     if isinstance(value, Spec):
         return value.to_dict()
     if isinstance(value, tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if hasattr(value, "name") and hasattr(type(value), "parse"):
         return value.name
     return value
