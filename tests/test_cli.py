@@ -114,7 +114,8 @@ def test_show_prints_every_attribute_and_array_the_file_holds(tmp_path, capsys):
     path = tmp_path / "w.h5"
     WhiteboxCurve(dataset="mnist", model=ModelId.parse("complex-gr64-s0"),
                   spec=WhiteboxSpec(attack=AttackId.parse("pgd4"), eps=(0.0, 0.1), images=4),
-                  correct=np.array([[1, 1, 1, 0], [1, 0, 0, 0]], np.uint8), labels=np.array([3, 1, 4, 1])).write(path, {})
+                  correct=np.array([[1, 1, 1, 0], [1, 0, 0, 0]], np.uint8),
+                  labels=np.array([3, 1, 4, 1])).write(path, {})
     code, out, _ = run(capsys, "show", path)
     head, *lines = out.splitlines()
     shown = dict(line.strip().split(": ", 1) for line in lines)
