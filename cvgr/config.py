@@ -38,12 +38,16 @@ from .vocab import FIELDS, AttackId, ModelId, transfer_role
 
 
 @dataclass(frozen=True)
-class TransferCell:
-    """One cell of a transfer table: crafted on ``source``, evaluated on ``target``."""
+class TransferJob:
+    """One cell of a transfer table to compute: crafted on ``source``, evaluated on ``target``."""
 
     source: ModelId
     target: ModelId
-    role: str  #: :data:`cvgr.vocab.TRANSFER_ROLES` key
+
+    @property
+    def role(self) -> str:
+        """The target's place in the source's row (:data:`cvgr.vocab.TRANSFER_ROLES` key)."""
+        return transfer_role(self.source, self.target)
 
 
 class Study:
@@ -122,14 +126,14 @@ class Plan:
         return tuple(ModelId.of(f, adv_eps=adv.eps, seed=self.s0) for f in FIELDS if f in adv.fields)
 
     @functools.cached_property
-    def transfer_cells(self) -> tuple[TransferCell, ...]:
-        """(source, target, role) of the transfer table, sources in row order, targets in column order."""
+    def transfer_cells(self) -> tuple[TransferJob, ...]:
+        """The transfer table's cells, sources in row order, targets in column order."""
         tr = self.section.transfer
         if tr is None:
             return ()
         sources = [ModelId.of(f, beta=b, seed=self.s0) for f in FIELDS for b in (0, tr.beta)]
         targets = [s.with_seed(self.section.seeds.target) for s in sources]
-        return tuple(TransferCell(s, t, transfer_role(s, t)) for s in sources for t in [s, *targets])
+        return tuple(TransferJob(s, t) for s in sources for t in [s, *targets])
 
     @property
     def nes_models(self) -> tuple[ModelId, ...]:
@@ -171,11 +175,6 @@ class Plan:
             return ModelId.parse(name)
         except ValueError as err:
             raise CvgrError(str(err)) from None
-
-    def cell(self, source: str, target: str) -> TransferCell:
-        """The transfer cell of two model names (its role derived from the two models)."""
-        s, t = self.model(source), self.model(target)
-        return TransferCell(s, t, transfer_role(s, t))
 
     # ------------------------------------------------------------------ job specs
     def train_spec(self, model: ModelId) -> TrainSpec:

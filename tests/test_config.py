@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from cvgr.config import Study
+from cvgr.config import Study, TransferJob
 from cvgr.errors import CvgrError
 from cvgr.specs import AttackSpec, NesSpec, PgdTraining, TrainSpec, WhiteboxSpec
 from cvgr.vocab import AttackId, ModelId
@@ -159,8 +159,9 @@ def test_transfer_cells_know_their_roles():
     assert row == [("complex-gr64-s0", "self"), ("real-std-s1", "real-std"), ("real-gr64-s1", "real-gr"),
                    ("complex-std-s1", "complex-std"), ("complex-gr64-s1", "complex-gr")]
     assert {c.source.name for c in cells} == {"real-std-s0", "real-gr64-s0", "complex-std-s0", "complex-gr64-s0"}
-    assert PLAN.cell("real-std-s0", "complex-gr64-s1").role == "complex-gr"
-    assert PLAN.cell("real-std-s0", "real-gr64-s0").role == "same-seed"  # not an independent copy
+    assert TransferJob(PLAN.model("real-std-s0"), PLAN.model("complex-gr64-s1")).role == "complex-gr"
+    same_seed = TransferJob(PLAN.model("real-std-s0"), PLAN.model("real-gr64-s0"))
+    assert same_seed.role == "same-seed"  # not an independent copy
 
 
 def test_whitebox_jobs_and_sections_are_optional():
@@ -206,7 +207,8 @@ def test_random_start_changes_only_the_pgd_jobs():
     changed = {(stage, a.name) for stage, a in jobs
                if getattr(flipped, f"{stage}_spec")(a) != getattr(PLAN, f"{stage}_spec")(a)}
     assert changed == {("whitebox", "pgd4"), ("audit", "pgd4")}
-    assert flipped.audit_spec(AttackId.parse("pgd4")).random_start != PLAN.audit_spec(AttackId.parse("pgd4")).random_start
+    pgd = AttackId.parse("pgd4")
+    assert flipped.audit_spec(pgd).random_start != PLAN.audit_spec(pgd).random_start
 
 
 def test_training_spec_comes_from_the_model_and_the_dataset_section():
