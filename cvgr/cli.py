@@ -199,7 +199,7 @@ def _show(path: str) -> None:
     if path.endswith(".pt"):
         from .modelfile import load_model
         net, info = load_model(path)
-        print(f"{path}: {net.field} {info.arch} model {info.model} for {info.dataset}, input {info.in_shape}, "
+        print(f"{path}: {net.field} {net.arch} model {info.model} for {info.dataset}, input {net.in_shape}, "
               f"{sum(p.numel() for p in net.parameters())} parameters")
         return
     from .records import read_any
