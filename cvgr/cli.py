@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import inspect
 import sys
 import typing
 from pathlib import Path
@@ -135,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("whitebox", help="accuracy under an attack (FGSM, PGD, APGD, Square) at each eps of a grid")
     _eval_args(p)
     for f, _ in fields_of(WhiteboxSpec):
-        _option(p, WhiteboxSpec, f.name, **_AUDIT_DEFAULTS.get(f.name, {}))
+        _option(p, WhiteboxSpec, f.name, **_whitebox_default(f))
 
     p = sub.add_parser("nes", help="NES query-based attack (PGD on estimated gradients)")
     _eval_args(p)
@@ -151,20 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _SEED = Rule(lo=0)
-#: The library attacks' options on the command line (the config's audit section sets them there).
-_AUDIT_DEFAULTS = {"apgd_steps": {"default": 100, "help": "APGD iterations (apgd-ce, apgd-dlr; default 100)"},
-                   "square_queries": {"default": 5000, "help": "Square's model rows per image (square; default 5000)"}}
 
 
-def _whitebox_values(a: argparse.Namespace) -> dict[str, Any]:
-    """The white-box spec's values, with each library attack's option kept only for that attack."""
-    values = _values(a, WhiteboxSpec)
-    kind = str(a.attack)
-    if not kind.startswith("apgd"):
-        values["apgd_steps"] = None
-    if kind != "square":
-        values["square_queries"] = None
-    return values
+def _whitebox_default(f: dataclasses.Field) -> dict[str, Any]:
+    """A library attack's option defaults to :meth:`WhiteboxSpec.for_attack`'s (the spec's None means unused)."""
+    param = inspect.signature(WhiteboxSpec.for_attack).parameters.get(f.name)
+    if param is None or param.default in (inspect.Parameter.empty, f.default):
+        return {}
+    return {"default": param.default, "help": f"{rule_of(f).doc}; default {param.default}"}
 
 
 def _values(a: argparse.Namespace, spec: type) -> dict[str, Any]:
@@ -204,24 +199,16 @@ def _show(path: str) -> None:
     if path.endswith(".pt"):
         from .modelfile import load_model
         net, info = load_model(path)
-        print(f"{path}: {net.field} {info.arch} model {info.model} for {info.dataset}, input {info.in_shape}, "
+        print(f"{path}: {net.field} {net.arch} model {info.model} for {info.dataset}, input {net.in_shape}, "
               f"{sum(p.numel() for p in net.parameters())} parameters")
         return
     from .records import read_any
     record = read_any(path)
     print(f"{path}: {record.KIND}")
-    attrs, arrays = record.summary()
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
-        if hasattr(value, "shape"):
-            arrays[f.name] = value
-        elif isinstance(value, dict):
-            arrays.update({f"{f.name}/{k}": v for k, v in value.items()})
-        else:
-            attrs[f.name] = value
-    for k, v in attrs.items():
-        print(f"  {k}: {v.to_dict() if hasattr(v, 'to_dict') else v}")
-    for k, v in sorted(arrays.items()):
+    (attrs, arrays), (extra_attrs, extra_arrays) = record.split(), record.summary()
+    for k, v in {**extra_attrs, **attrs}.items():
+        print(f"  {k}: {v}")
+    for k, v in sorted({**arrays, **extra_arrays}.items()):
         summary = f"  [{', '.join(f'{x:.4g}' for x in v[:16])}]" if v.ndim == 1 and v.size <= 16 else ""
         print(f"  {k}: {v.dtype} {tuple(v.shape)}{summary}")
 
@@ -247,7 +234,7 @@ def run(argv: Sequence[str] | None = None) -> None:
     else:
         spec_type = {"attack": AttackSpec, "whitebox": WhiteboxSpec, "nes": NesSpec}[a.command]
         with _flags():
-            spec = spec_type(**(_whitebox_values(a) if spec_type is WhiteboxSpec else _values(a, spec_type)))
+            spec = (WhiteboxSpec.for_attack if spec_type is WhiteboxSpec else spec_type)(**_values(a, spec_type))
             seed = check_value(a.seed, int, _SEED, "--seed")
         step = {"attack": steps.craft, "whitebox": steps.whitebox, "nes": steps.nes}[a.command]
         step(a.data, a.model, a.out, spec, seed=seed, runtime=runtime)

@@ -38,12 +38,16 @@ from .vocab import FIELDS, AttackId, ModelId, transfer_role
 
 
 @dataclass(frozen=True)
-class TransferCell:
-    """One cell of a transfer table: crafted on ``source``, evaluated on ``target``."""
+class TransferJob:
+    """One cell of a transfer table to compute: crafted on ``source``, evaluated on ``target``."""
 
     source: ModelId
     target: ModelId
-    role: str  #: :data:`cvgr.vocab.TRANSFER_ROLES` key
+
+    @property
+    def role(self) -> str:
+        """The target's place in the source's row (:data:`cvgr.vocab.TRANSFER_ROLES` key)."""
+        return transfer_role(self.source, self.target)
 
 
 class Study:
@@ -122,14 +126,14 @@ class Plan:
         return tuple(ModelId.of(f, adv_eps=adv.eps, seed=self.s0) for f in FIELDS if f in adv.fields)
 
     @functools.cached_property
-    def transfer_cells(self) -> tuple[TransferCell, ...]:
-        """(source, target, role) of the transfer table, sources in row order, targets in column order."""
+    def transfer_cells(self) -> tuple[TransferJob, ...]:
+        """The transfer table's cells, sources in row order, targets in column order."""
         tr = self.section.transfer
         if tr is None:
             return ()
         sources = [ModelId.of(f, beta=b, seed=self.s0) for f in FIELDS for b in (0, tr.beta)]
         targets = [s.with_seed(self.section.seeds.target) for s in sources]
-        return tuple(TransferCell(s, t, transfer_role(s, t)) for s in sources for t in [s, *targets])
+        return tuple(TransferJob(s, t) for s in sources for t in [s, *targets])
 
     @property
     def nes_models(self) -> tuple[ModelId, ...]:
@@ -172,11 +176,6 @@ class Plan:
         except ValueError as err:
             raise CvgrError(str(err)) from None
 
-    def cell(self, source: str, target: str) -> TransferCell:
-        """The transfer cell of two model names (its role derived from the two models)."""
-        s, t = self.model(source), self.model(target)
-        return TransferCell(s, t, transfer_role(s, t))
-
     # ------------------------------------------------------------------ job specs
     def train_spec(self, model: ModelId) -> TrainSpec:
         """How ``model`` is trained: the training section, its field's architecture, PGD if adversarial."""
@@ -204,17 +203,14 @@ class Plan:
         return AttackSpec(attack=AttackId("fgsm"), eps=tr.eps, images=tr.images)
 
     def whitebox_spec(self, attack: AttackId) -> WhiteboxSpec:
-        wb = self._section("whitebox")
-        return WhiteboxSpec(**shared_fields(wb, WhiteboxSpec), attack=attack)
+        return WhiteboxSpec.for_attack(attack, **shared_fields(self._section("whitebox"), WhiteboxSpec))
 
     def audit_spec(self, attack: AttackId) -> WhiteboxSpec:
         """One audit attack: FGSM and PGD at 0 (clean), eps and the sweep; the others at eps only."""
         audit = self._section("audit")
         grid = (0.0, audit.eps, *audit.sweep) if attack.kind in ("fgsm", "pgd") else (audit.eps,)
-        return WhiteboxSpec(attack=attack, eps=tuple(sorted(set(grid))), images=audit.images,
-                            random_start=audit.random_start,
-                            apgd_steps=audit.apgd_steps if attack.kind.startswith("apgd") else None,
-                            square_queries=audit.square_queries if attack.kind == "square" else None)
+        return WhiteboxSpec.for_attack(attack, **{**shared_fields(audit, WhiteboxSpec),
+                                                  "eps": tuple(sorted(set(grid)))})
 
     def nes_spec(self) -> NesSpec:
         return NesSpec(**shared_fields(self._section("nes"), NesSpec))

@@ -24,15 +24,10 @@ _KEYS = ("arch", "field", "in_shape", "num_classes", "dataset", "model", "state_
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What a model file says about its net besides the weights."""
+    """What a model file says besides the net (whose ``arch``, ``field`` and ``in_shape`` are on the net)."""
 
-    path: str
     dataset: str
     model: ModelId
-    arch: str
-    in_shape: tuple[int, ...]
-    num_classes: int
-    provenance: dict[str, Any]
 
 
 def save_model(path: str | Path, net: Net, *, dataset: str, model: ModelId, provenance: dict[str, Any]) -> None:
@@ -64,9 +59,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Ne
             f"{path}: weights do not fit a {state['field']} {state['arch']} ({first}); "
             "the file was written for another architecture: delete it and rerun"
         ) from None
-    info = ModelInfo(str(path), str(state["dataset"]), model, str(state["arch"]), tuple(state["in_shape"]),
-                     int(state["num_classes"]), dict(state.get("provenance") or {}))
-    return net.to(device).eval(), info
+    return net.to(device).eval(), ModelInfo(str(state["dataset"]), model)
 
 
 def check_fits(model: Net, image_shape: tuple[int, ...], model_path: str | Path, data_path: str | Path) -> None:

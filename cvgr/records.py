@@ -28,7 +28,7 @@ import numpy as np
 
 from .errors import CorruptFileError, CvgrError
 from .io import PathLike, read_h5, write_h5
-from .settings import Spec
+from .settings import Spec, plain
 from .specs import NesSpec, WhiteboxSpec
 from .vocab import AttackId, ModelId
 
@@ -53,8 +53,14 @@ class Record:
     # ------------------------------------------------------------------ writing
     def write(self, path: PathLike, provenance: Mapping[str, Any]) -> None:
         """Write the record atomically with ``provenance`` (:func:`cvgr.io.write_h5`)."""
-        arrays: dict[str, Any] = {}
-        attrs: dict[str, Any] = {_KIND: self.KIND}
+        attrs, arrays = self.split()
+        extra_attrs, extra_arrays = self.summary()
+        write_h5(path, {**arrays, **extra_arrays}, {_KIND: self.KIND, **attrs, **extra_attrs}, provenance)
+
+    def split(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The fields as the file holds them: (attributes as plain values, arrays by dataset name)."""
+        attrs: dict[str, Any] = {}
+        arrays: dict[str, np.ndarray] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, np.ndarray):
@@ -62,9 +68,8 @@ class Record:
             elif isinstance(value, dict):
                 arrays.update({f"{f.name}/{k}": np.asarray(v) for k, v in value.items()})
             else:
-                attrs[f.name] = _attr(value)
-        extra_attrs, extra_arrays = self.summary()
-        write_h5(path, {**arrays, **extra_arrays}, {**attrs, **extra_attrs}, provenance)
+                attrs[f.name] = plain(value)
+        return attrs, arrays
 
     def summary(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Derived attributes and arrays written for readers of the file (never read back)."""
@@ -89,14 +94,6 @@ class Record:
             raise CorruptFileError(h5.path, f"fields do not make a {cls.KIND} ({exc})") from exc
         object.__setattr__(record, "path", h5.path)
         return record
-
-
-def _attr(value: Any) -> Any:
-    if isinstance(value, (ModelId, AttackId)):
-        return value.name
-    if isinstance(value, Spec):
-        return value.to_dict()
-    return value
 
 
 def _field(h5: Any, name: str, tp: Any) -> Any:

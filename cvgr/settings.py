@@ -257,18 +257,14 @@ class Spec:
         for f in dataclasses.fields(cls):
             if f.name not in data and not rule_of(f).optional:
                 raise SpecError(_join(path, f.name), "missing key", describe(hints[f.name], rule_of(f)))
-        values = {}
         try:
-            for f in dataclasses.fields(cls):
-                if f.name in data:
-                    values[f.name] = check_value(data[f.name], hints[f.name], rule_of(f), f.name)
-            return cls(**values)
+            return cls(**data)  # __post_init__ checks and converts every value
         except SpecError as err:
             raise err.under(path) from None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values only (names for words, lists for tuples, dicts for specs): JSON- and repr-stable."""
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Any:
@@ -284,13 +280,14 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """``value`` as plain data: specs as dicts, tuples as lists, words (models, attacks) as their names."""
     if isinstance(value, Spec):
         return value.to_dict()
     if isinstance(value, tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if hasattr(value, "name") and hasattr(type(value), "parse"):
         return value.name
     return value

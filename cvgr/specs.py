@@ -17,10 +17,11 @@ setting reruns exactly the jobs it changes.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
-from .settings import Spec, setting
+from .settings import Spec, check_value, rule_of, setting, shared_fields
 from .vocab import ARCHITECTURES, DATASETS, DEVICES, FIELDS, MODES, NES_SCORES, AttackId, ModelId
 
 #: The white-box grid of the 28x28 tasks: 0 to 0.3 in steps of 0.02.
@@ -174,8 +175,14 @@ class WhiteboxSection(WhiteboxSettings):
                                                                             "sweep per model")
 
 
+#: The attack kinds each option of a white-box spec applies to; for every other attack it is off.
+ATTACK_OPTIONS: dict[str, tuple[str, ...]] = {"random_start": ("pgd",), "apgd_steps": ("apgd-ce", "apgd-dlr"),
+                                               "square_queries": ("square",)}
+
+
 def _options_match_attack(spec: "WhiteboxSpec") -> Iterator[tuple[str, str, str]]:
-    for key, kinds in (("apgd_steps", ("apgd-ce", "apgd-dlr")), ("square_queries", ("square",))):
+    for key in ("apgd_steps", "square_queries"):
+        kinds = ATTACK_OPTIONS[key]
         wanted = spec.attack.kind in kinds
         if wanted != (getattr(spec, key) is not None):
             yield key, f"{'missing' if wanted else 'set'} for {spec.attack.name}", \
@@ -192,6 +199,21 @@ class WhiteboxSpec(WhiteboxSettings):
     apgd_steps: int | None = setting(None, lo=1, doc="APGD iterations (APGD-CE, APGD-DLR only)")
     square_queries: int | None = setting(None, lo=3, doc="Square's model rows per image, all counted "
                                                          "(Square only)")
+
+    @classmethod
+    def for_attack(cls, attack: AttackId | str, *, random_start: bool = False, apgd_steps: int = 100,
+                   square_queries: int = 5000, **rest: Any) -> "WhiteboxSpec":
+        """The spec of ``attack`` with only the options it uses (:data:`ATTACK_OPTIONS`); the others are off.
+
+        An option of one attack is then in no other attack's spec, so changing it reruns exactly that
+        attack's jobs. The config and the command line build their white-box specs here; the defaults
+        are the command line's (the config's audit section always sets them).
+        """
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        attack = check_value(attack, AttackId, rule_of(fields["attack"]), "attack")
+        given = {"random_start": random_start, "apgd_steps": apgd_steps, "square_queries": square_queries}
+        options = {k: v if attack.kind in ATTACK_OPTIONS[k] else fields[k].default for k, v in given.items()}
+        return cls(attack=attack, **options, **rest)
 
 
 def _one_pgd_baseline(spec: "AuditSection") -> Iterator[tuple[str, str, str]]:
@@ -327,5 +349,5 @@ class Config(Runtime):
 
     @property
     def runtime(self) -> Runtime:
-        return Runtime(device=self.device, threads=self.threads, cuda_graphs=self.cuda_graphs)
+        return Runtime(**shared_fields(self, Runtime))
 

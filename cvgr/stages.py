@@ -15,6 +15,7 @@ the stages that use it: editing ``steps/nes.py`` reruns NES, not training.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 from pathlib import Path
 
@@ -45,12 +46,26 @@ def _module_file(package_dir: Path, parts: list[str]) -> str | None:
 
 def _imports(package_dir: Path, rel: str) -> set[str]:
     """The cvgr modules (relative paths) that the module at ``rel`` imports."""
-    here = rel.split("/")[:-1]  # the package the module is in
-    tree = ast.parse((package_dir / rel).read_text(), filename=rel)
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for parts in _imported_names(rel, (package_dir / rel).read_text()):
+        path = _module_file(package_dir, list(parts)) if parts else _module_file(package_dir, ["__init__"])
+        if path is not None and path != rel:
+            found.add(path)
+    return found
+
+
+@functools.lru_cache(maxsize=None)
+def _imported_names(rel: str, source: str) -> tuple[tuple[str, ...], ...]:
+    """The package-relative dotted names (as parts) that the source of the module at ``rel`` may import.
+
+    Cached by the source text, so a Snakefile computing every rule's code hash parses each module once,
+    while an edited module is parsed again; which names are module files is looked up on every call.
+    """
+    here = rel.split("/")[:-1]  # the package the module is in
+    names: list[tuple[str, ...]] = []
+    for node in ast.walk(ast.parse(source, filename=rel)):
         if isinstance(node, ast.Import):
-            targets = [a.name.split(".")[1:] for a in node.names if a.name.split(".")[0] == "cvgr"]
+            names += [tuple(a.name.split(".")[1:]) for a in node.names if a.name.split(".")[0] == "cvgr"]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = here[:len(here) - (node.level - 1)]
@@ -60,14 +75,8 @@ def _imports(package_dir: Path, rel: str) -> set[str]:
                 continue
             mod = (node.module or "").split(".") if node.module else []
             mod = mod[1:] if not node.level else mod
-            targets = [base + mod] + [base + mod + [a.name] for a in node.names]
-        else:
-            continue
-        for parts in targets:
-            path = _module_file(package_dir, parts) if parts else _module_file(package_dir, ["__init__"])
-            if path is not None and path != rel:
-                found.add(path)
-    return found
+            names += [tuple(base + mod)] + [tuple(base + mod + [a.name]) for a in node.names]
+    return tuple(names)
 
 
 def stage_modules(stage: str, package_dir: Path | None = None) -> list[str]:

@@ -5,8 +5,9 @@ rule prepare_data:
     log:
         "logs/prepare_data/{dataset}/prepare_data.log",
     params:
-        # rerun triggers: where the raw files are, and the code. `download` is left out: a fetch policy
-        # cannot change the data, so flipping it must not rebuild everything downstream.
+        # rerun triggers: where the raw files are, and the code. `download` is left out (the script reads it
+        # from the config): a fetch policy cannot change the data, so flipping it must not rebuild everything
+        # downstream.
         raw_dir=lambda w: plan(w).section.raw_dir,
         code=code_hash("prepare"),
     threads: 1

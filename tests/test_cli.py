@@ -1,15 +1,21 @@
 """The command line as a user runs it: every command's normal run, and every bad input refused in one line."""
 from __future__ import annotations
 
+import ast
+import contextlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
+from conftest import REPO
 from cvgr import cli
 from cvgr.io import read_h5
 from cvgr.records import AdversarialSet, NesResult, TrainingHistory, TransferCell, WhiteboxCurve
+from cvgr.specs import WhiteboxSpec
+from cvgr.vocab import AttackId, ModelId
 
 torch.set_num_threads(1)
 TINY = ["--epochs", "1", "--train-size", "128", "--eval-images", "32", "--batch-size", "32", "--device", "cpu"]
@@ -84,6 +90,44 @@ def test_attack_transfer_whitebox_nes_show_provenance(made, capsys):
     assert code == 0 and "complex small_cnn model complex-gr64-s0 for fmnist" in out
     code, out, _ = run(capsys, "provenance", d / "cell.h5")
     assert code == 0 and "[transfer]" in out and "[craft]" in out and "[train]" in out and "[prepare]" in out
+
+
+@pytest.mark.parametrize("attack", ["fgsm", "pgd4", "apgd-ce", "apgd-dlr", "square"])
+def test_whitebox_builds_the_spec_the_config_builds(attack, monkeypatch, capsys):
+    """The same audit values on the command line and in the config give the same job spec."""
+    from cvgr import steps
+    from cvgr.config import Study
+
+    raw = yaml.safe_load((REPO / "config.yaml").read_text())
+    audit = raw["datasets"]["fmnist"]["audit"]
+    audit.update(random_start=True, apgd_steps=7, square_queries=30)
+    expected = Study.from_mapping(raw).plan("fmnist").audit_spec(AttackId.parse(attack))
+    built = []
+    monkeypatch.setattr(steps, "whitebox", lambda data, model, out, spec, **_: built.append(spec))
+    code, _, err = run(capsys, "whitebox", "--data", "d.h5", "--model", "m.pt", "--out", "o.h5", "--attack", attack,
+                       "--eps", *expected.eps, "--images", audit["images"], "--random-start",
+                       "--apgd-steps", audit["apgd_steps"], "--square-queries", audit["square_queries"])
+    assert (code, err) == (0, "") and built == [expected]
+
+
+def test_show_prints_every_attribute_and_array_the_file_holds(tmp_path, capsys):
+    path = tmp_path / "w.h5"
+    WhiteboxCurve(dataset="mnist", model=ModelId.parse("complex-gr64-s0"),
+                  spec=WhiteboxSpec(attack=AttackId.parse("pgd4"), eps=(0.0, 0.1), images=4),
+                  correct=np.array([[1, 1, 1, 0], [1, 0, 0, 0]], np.uint8),
+                  labels=np.array([3, 1, 4, 1])).write(path, {})
+    code, out, _ = run(capsys, "show", path)
+    head, *lines = out.splitlines()
+    shown = dict(line.strip().split(": ", 1) for line in lines)
+    h5 = read_h5(path)
+    assert code == 0 and head == f"{path}: whitebox-curve"
+    assert set(shown) == (set(h5.attrs) - {"record"}) | set(h5.arrays)
+    for key, value in h5.attrs.items():
+        if key != "record":
+            with contextlib.suppress(ValueError, SyntaxError):
+                shown[key] = ast.literal_eval(shown[key])
+            assert shown[key] == value, key
+    assert shown["eps"] == "float64 (2,)  [0, 0.1]" and shown["correct"] == "uint8 (2, 4)"
 
 
 def test_transfer_refuses_examples_of_another_dataset(made, tmp_path, capsys):

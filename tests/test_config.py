@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from cvgr.config import Study
+from cvgr.config import Study, TransferJob
 from cvgr.errors import CvgrError
 from cvgr.specs import AttackSpec, NesSpec, PgdTraining, TrainSpec, WhiteboxSpec
 from cvgr.vocab import AttackId, ModelId
@@ -159,8 +159,9 @@ def test_transfer_cells_know_their_roles():
     assert row == [("complex-gr64-s0", "self"), ("real-std-s1", "real-std"), ("real-gr64-s1", "real-gr"),
                    ("complex-std-s1", "complex-std"), ("complex-gr64-s1", "complex-gr")]
     assert {c.source.name for c in cells} == {"real-std-s0", "real-gr64-s0", "complex-std-s0", "complex-gr64-s0"}
-    assert PLAN.cell("real-std-s0", "complex-gr64-s1").role == "complex-gr"
-    assert PLAN.cell("real-std-s0", "real-gr64-s0").role == "same-seed"  # not an independent copy
+    assert TransferJob(PLAN.model("real-std-s0"), PLAN.model("complex-gr64-s1")).role == "complex-gr"
+    same_seed = TransferJob(PLAN.model("real-std-s0"), PLAN.model("real-gr64-s0"))
+    assert same_seed.role == "same-seed"  # not an independent copy
 
 
 def test_whitebox_jobs_and_sections_are_optional():
@@ -195,6 +196,19 @@ def test_audit_runs_every_attack_on_every_model_with_its_own_options():
     assert {m.name for _, m in listed.plan("fmnist").audit_jobs} == {"complex-gr64-s0"}
     other = Study.from_mapping(mutated(lambda c: fm(c)["audit"].__setitem__("square_queries", 50))).plan("fmnist")
     assert other.audit_spec(AttackId.parse("pgd4")) == pgd  # a Square setting reruns Square jobs only
+
+
+def test_random_start_changes_only_the_pgd_jobs():
+    """Only PGD has a random start, so toggling it changes (reruns) the PGD jobs' specs alone."""
+    flipped = Study.from_mapping(mutated(lambda c: [fm(c)[s].__setitem__("random_start", not fm(RAW)[s]["random_start"])
+                                                    for s in ("whitebox", "audit")])).plan("fmnist")
+    jobs = [("whitebox", a) for a, _ in PLAN.whitebox_jobs] + [("audit", a) for a, _ in PLAN.audit_jobs]
+    assert {a.kind for _, a in jobs} == {"fgsm", "pgd", "apgd-ce", "apgd-dlr", "square"}
+    changed = {(stage, a.name) for stage, a in jobs
+               if getattr(flipped, f"{stage}_spec")(a) != getattr(PLAN, f"{stage}_spec")(a)}
+    assert changed == {("whitebox", "pgd4"), ("audit", "pgd4")}
+    pgd = AttackId.parse("pgd4")
+    assert flipped.audit_spec(pgd).random_start != PLAN.audit_spec(pgd).random_start
 
 
 def test_training_spec_comes_from_the_model_and_the_dataset_section():

@@ -97,3 +97,13 @@ def test_function_level_imports_count():
     tree_imports = stages._imports(PACKAGE_DIR, "io.py")
     assert "stages.py" in tree_imports and "__init__.py" in tree_imports  # `from . import __version__`, inside a function
     assert any(isinstance(n, ast.ImportFrom) for n in ast.walk(ast.parse((PACKAGE_DIR / "io.py").read_text())))
+
+
+def test_each_module_is_parsed_once_until_it_changes(package):
+    code_hash("train", package)
+    parsed = stages._imported_names.cache_info().misses
+    assert code_hash("train", package) and stages._imported_names.cache_info().misses == parsed
+    edited = package / "regularize.py"
+    edited.write_text(edited.read_text() + f"\n# edited in {package}\n")  # a source no other test parsed
+    code_hash("train", package)
+    assert stages._imported_names.cache_info().misses == parsed + 1
