@@ -34,7 +34,8 @@ include: "rules/compare.smk"
 include: "rules/report.smk"
 
 
-# Tables and figures are cheap: run them where Snakemake runs, not as cluster jobs.
+# Tables and figures are cheap: run them where Snakemake runs, not as cluster jobs
+# (the tables' HTML pages, generated in rules/report.smk, say so themselves: localrule).
 localrules:
     all,
     transfer_table,
@@ -49,12 +50,6 @@ localrules:
     nes_vs_paper,
     paper_figure,
     claims_table,
-    transfer_page,
-    nes_page,
-    masking_page,
-    claims_page,
-    transfer_vs_paper_page,
-    nes_vs_paper_page,
 
 
 rule all:
