@@ -20,6 +20,7 @@ import os
 import sys
 
 from cvgr.config import Study
+from cvgr.device import uses_gpu
 from cvgr.errors import CvgrError
 from cvgr.stages import code_hash
 from cvgr.vocab import ATTACK_PATTERN, MODEL_PATTERN, AttackId
@@ -46,18 +47,10 @@ EVAL_RUNTIME = {k: RUNTIME[k] for k in ("device", "threads")}  # CUDA graphs onl
 SEED = STUDY.config.attack_seed
 
 
-def _uses_gpu(device):
-    """Whether jobs will compute on a GPU: device cuda, or auto where the machine planning the run sees one."""
-    if device == "auto":
-        import torch
-
-        return torch.cuda.is_available()
-    return device == "cuda"
-
-
 # Resources of the rules that compute with torch: one GPU each when jobs use CUDA (the SLURM executor
 # turns it into --gpus=1; locally, `--resources gpu=N` caps how many such jobs share the machine's GPUs).
-GPU = int(_uses_gpu(STUDY.config.device))
+# Device auto counts as CUDA where the machine planning the run sees a GPU.
+GPU = int(uses_gpu(STUDY.config.device))
 
 
 wildcard_constraints:
