@@ -19,7 +19,7 @@ changed setting or changed code reruns exactly the jobs it changes.
 import os
 import sys
 
-from cvgr.config import Study
+from cvgr.config import Plan, Study
 from cvgr.device import uses_gpu
 from cvgr.errors import CvgrError
 from cvgr.stages import code_hash
@@ -63,6 +63,36 @@ wildcard_constraints:
 
 def plan(wildcards):
     return STUDY.plan(wildcards.dataset)
+
+
+def sweep_rule(name, folder, spec):
+    """Define rule ``name``: one model under one attack -> ``results/{folder}/{dataset}/{attack}/{model}.h5``.
+
+    ``spec`` is the Plan method that gives the job's WhiteboxSpec for an attack. The white-box sweeps
+    (rules/attack.smk) and the gradient-masking audit (rules/audit.smk) differ only in these three.
+    """
+
+    rule:
+        """One model under one attack: per-image correctness at each eps of the job spec's grid."""
+        name:
+            name
+        input:
+            data=data_file,
+            model=lambda w: model_file(w.dataset, w.model),
+        output:
+            f"results/{folder}/{{dataset}}/{{attack}}/{{model}}.h5",
+        log:
+            f"logs/{name}/{{dataset}}/{{attack}}/{{model}}.log",
+        params:
+            spec=lambda w: spec(plan(w), AttackId.parse(w.attack)).to_dict(),
+            seed=SEED,
+            runtime=EVAL_RUNTIME,
+            code=code_hash("whitebox"),
+        resources:
+            gpu=GPU,
+        threads: THREADS
+        script:
+            "../scripts/whitebox_sweep.py"
 
 
 def data_file(wildcards):
