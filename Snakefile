@@ -5,8 +5,10 @@
     snakemake --report results/report.html                  # tables and figures with captions
 
 Stages (one rules/*.smk each): data -> train -> attack (FGSM sets, white-box sweeps)
--> transfer (cells, table) -> nes (attacks, table) -> report (white-box and training
-tables, figures). Output paths are a contract; see rules/common.smk.
+-> transfer (cells, table) -> nes (attacks, table) -> audit (gradient-masking sweeps,
+table, figure) -> compare (the paper's numbers and claims beside the measured ones)
+-> report (white-box and training tables, figures, the tables' HTML pages).
+Output paths are a contract; see rules/common.smk.
 """
 import os
 
