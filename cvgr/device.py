@@ -6,32 +6,56 @@
 matmuls) and turn off cuDNN benchmarking. The torch thread count is fixed by
 the caller (the config's ``threads``), never by how many cores a scheduler
 happens to grant, because CPU reductions can change with the thread count.
+
+torch is imported where it is needed, so that :func:`uses_gpu` with ``cpu``
+or ``cuda`` stays cheap for the workflow, which calls it at every parse.
 """
 from __future__ import annotations
 
 import os
 import sys
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import CvgrError
+
+if TYPE_CHECKING:
+    import torch
 
 DEVICES = ("auto", "cpu", "cuda")
 
 
-def select_device(spec: str = "auto") -> torch.device:
-    """``auto`` | ``cpu`` | ``cuda`` -> a torch.device; CvgrError if CUDA is asked for but absent."""
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def uses_gpu(spec: str = "auto") -> bool:
+    """Whether ``auto`` | ``cpu`` | ``cuda`` computes on a GPU: ``cuda`` always, ``auto`` where torch sees one here.
+
+    Unlike :func:`select_device`, ``cuda`` is not checked against this machine: the
+    workflow plans on one machine the jobs that may run on others (a cluster's GPU
+    nodes). torch is imported for ``auto`` only.
+    """
     if spec not in DEVICES:
         raise CvgrError(f"device {spec!r} is not known; allowed: {', '.join(DEVICES)}")
+    return spec == "cuda" or (spec == "auto" and _cuda_available())
+
+
+def select_device(spec: str = "auto") -> torch.device:
+    """``auto`` | ``cpu`` | ``cuda`` -> a torch.device; CvgrError if CUDA is asked for but absent."""
+    import torch
+
+    gpu = uses_gpu(spec)
     if spec == "cuda" and not torch.cuda.is_available():
         raise CvgrError("device 'cuda' was requested but torch sees no GPU: set device: auto or cpu in the config")
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(spec)
+    return torch.device("cuda" if gpu else "cpu")
 
 
 def set_determinism(threads: int | None = None) -> None:
     """Deterministic kernels everywhere; ``threads`` torch CPU threads when given."""
+    import torch
+
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     _deterministic_kernels()
     torch.backends.cudnn.benchmark = False
@@ -50,6 +74,8 @@ def _deterministic_kernels() -> None:
     compiles nothing, so unless inductor is already loaded only the kernel
     switch itself is set.
     """
+    import torch
+
     if "torch._inductor.config" in sys.modules or not hasattr(torch._C, "_set_deterministic_algorithms"):
         torch.use_deterministic_algorithms(True)
     else:

@@ -17,23 +17,28 @@ from typing import Any
 import yaml
 
 from .settings import Rule, Spec, fields_of, rule_of, unwrap_optional
-from .specs import Config
-from .vocab import ATTACK_PATTERN, MODEL_PATTERN, AttackId, ModelId
+from .specs import Config, DatasetSection, WhiteboxSection
+from .vocab import (ATTACK_PATTERN, GRADIENT_ATTACK_FORMS, GRADIENT_ATTACK_PATTERN, MODEL_PATTERN, AttackId,
+                    ModelId)
 
 _HEADER = """\
 # JSON schema (draft 2020-12) of the cvgr workflow configuration.
 # GENERATED from cvgr/specs.py by `python -m cvgr.schema`; edit the specs, not this file.
 # Every key is required unless marked optional in its description; a dataset without a
-# stage section (adversarial, transfer, whitebox, nes) does not run that stage.
+# stage section ({sections}) does not run that stage.
 """
 
-_PATTERNS = {ModelId: MODEL_PATTERN, AttackId: ATTACK_PATTERN}
+_PATTERNS = {ModelId: (MODEL_PATTERN, ModelId.FORM), AttackId: (ATTACK_PATTERN, AttackId.FORM)}
+#: Fields whose spec check allows fewer names than their type: the white-box sweeps run the gradient
+#: attacks only (the others belong to the audit section).
+_NARROWER = {(WhiteboxSection, "attacks"): (GRADIENT_ATTACK_PATTERN, GRADIENT_ATTACK_FORMS)}
 _TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 
-def _scalar(tp: Any, rule: Rule) -> dict[str, Any]:
+def _scalar(tp: Any, rule: Rule, names: tuple[str, str] | None = None) -> dict[str, Any]:
     if tp in _PATTERNS:
-        return {"type": "string", "pattern": f"^(?:{_PATTERNS[tp]})$", "description": tp.FORM}
+        pattern, form = names or _PATTERNS[tp]
+        return {"type": "string", "pattern": f"^(?:{pattern})$", "description": form}
     node: dict[str, Any] = {"type": _TYPES[tp]}
     if rule.choices is not None:
         node["enum"] = list(rule.choices)
@@ -44,11 +49,12 @@ def _scalar(tp: Any, rule: Rule) -> dict[str, Any]:
     return node
 
 
-def _node(tp: Any, rule: Rule) -> dict[str, Any]:
+def _node(tp: Any, rule: Rule, names: tuple[str, str] | None = None) -> dict[str, Any]:
+    """``names``: the (pattern, form) of a model or attack name where the field allows fewer than its type."""
     inner, nullable = unwrap_optional(tp)
     if typing.get_origin(inner) is tuple:
         item_rule = Rule(lo=rule.lo, hi=rule.hi, lo_open=rule.lo_open, choices=rule.choices)
-        node = {"type": "array", "items": _node(typing.get_args(inner)[0], item_rule)}
+        node = {"type": "array", "items": _node(typing.get_args(inner)[0], item_rule, names)}
         if rule.min_items:
             node["minItems"] = rule.min_items
         if rule.unique:
@@ -60,7 +66,7 @@ def _node(tp: Any, rule: Rule) -> dict[str, Any]:
     elif isinstance(inner, type) and issubclass(inner, Spec):
         node = spec_schema(inner)
     else:
-        node = _scalar(inner, rule)
+        node = _scalar(inner, rule, names)
     if nullable and node.get("type") != "object":
         node["type"] = [node["type"], "null"]
     return node
@@ -71,7 +77,7 @@ def spec_schema(spec: type[Spec]) -> dict[str, Any]:
     props, required = {}, []
     for f, tp in fields_of(spec):
         rule = rule_of(f)
-        prop = _node(tp, rule)
+        prop = _node(tp, rule, _NARROWER.get((spec, f.name)))
         doc = rule.doc + (" (optional)" if rule.optional else "")
         props[f.name] = {"description": doc, **prop} if doc else prop
         if not rule.optional:
@@ -93,9 +99,15 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
+def _stage_sections() -> list[str]:
+    """The optional sections of a dataset, each a stage: adversarial, transfer, whitebox, ..."""
+    return [f.name for f, tp in fields_of(DatasetSection)
+            if rule_of(f).optional and issubclass(unwrap_optional(tp)[0], Spec)]
+
+
 def render() -> str:
     """The text of ``schemas/config.schema.yaml``."""
-    return _HEADER + yaml.dump(config_schema(), Dumper=_Dumper, sort_keys=False, width=100)
+    return _HEADER.format(sections=", ".join(_stage_sections())) + yaml.dump(config_schema(), Dumper=_Dumper, sort_keys=False, width=100)
 
 
 if __name__ == "__main__":

@@ -57,8 +57,11 @@ DEFENSE_LABELS = {"std": "Std.", "gr": "G.R.", "adv": "Adv."}
 
 #: Attack names without a parameter; ``pgd<k>`` is the one with a step count.
 FIXED_ATTACKS = ("fgsm", "apgd-ce", "apgd-dlr", "square")
-ATTACK_PATTERN = r"fgsm|pgd[1-9][0-9]*|apgd-ce|apgd-dlr|square"
-ATTACK_FORMS = "fgsm, pgd<k> (k >= 1 steps, e.g. pgd10), apgd-ce, apgd-dlr, square"
+#: The gradient attacks, those of the white-box sweeps; the audit also runs the others.
+GRADIENT_ATTACK_PATTERN = r"fgsm|pgd[1-9][0-9]*"
+GRADIENT_ATTACK_FORMS = "fgsm, pgd<k> (k >= 1 steps, e.g. pgd10)"
+ATTACK_PATTERN = GRADIENT_ATTACK_PATTERN + r"|apgd-ce|apgd-dlr|square"
+ATTACK_FORMS = GRADIENT_ATTACK_FORMS + ", apgd-ce, apgd-dlr, square"
 _ATTACK_LABELS = {"fgsm": "FGSM", "apgd-ce": "APGD-CE", "apgd-dlr": "APGD-DLR", "square": "Square"}
 
 #: The targets of a transfer table row: the source itself, then the other seed's copy of each model type.

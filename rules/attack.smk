@@ -19,22 +19,5 @@ rule craft_adversarial:
         "../scripts/craft_adversarial.py"
 
 
-rule whitebox_sweep:
-    """Accuracy of one model under one attack at each eps of the white-box grid."""
-    input:
-        data=data_file,
-        model=lambda w: model_file(w.dataset, w.model),
-    output:
-        "results/whitebox/{dataset}/{attack}/{model}.h5",
-    log:
-        "logs/whitebox_sweep/{dataset}/{attack}/{model}.log",
-    params:
-        spec=lambda w: plan(w).whitebox_spec(AttackId.parse(w.attack)).to_dict(),
-        seed=SEED,
-        runtime=EVAL_RUNTIME,
-        code=code_hash("whitebox"),
-    resources:
-        gpu=GPU,
-    threads: THREADS
-    script:
-        "../scripts/whitebox_sweep.py"
+# Accuracy of one model under one attack at each eps of the white-box grid.
+sweep_rule("whitebox_sweep", "whitebox", Plan.whitebox_spec)

@@ -1,22 +1,5 @@
-rule audit_sweep:
-    """One audit attack on one model: per-image correctness at the audit's eps (and its sweep for FGSM / PGD)."""
-    input:
-        data=data_file,
-        model=lambda w: model_file(w.dataset, w.model),
-    output:
-        "results/audit/{dataset}/{attack}/{model}.h5",
-    log:
-        "logs/audit_sweep/{dataset}/{attack}/{model}.log",
-    params:
-        spec=lambda w: plan(w).audit_spec(AttackId.parse(w.attack)).to_dict(),
-        seed=SEED,
-        runtime=EVAL_RUNTIME,
-        code=code_hash("whitebox"),
-    resources:
-        gpu=GPU,
-    threads: THREADS
-    script:
-        "../scripts/whitebox_sweep.py"
+# One audit attack on one model: per-image correctness at the audit's eps (and its sweep for FGSM / PGD).
+sweep_rule("audit_sweep", "audit", Plan.audit_spec)
 
 
 rule masking_table:

@@ -19,7 +19,8 @@ changed setting or changed code reruns exactly the jobs it changes.
 import os
 import sys
 
-from cvgr.config import Study
+from cvgr.config import Plan, Study
+from cvgr.device import uses_gpu
 from cvgr.errors import CvgrError
 from cvgr.stages import code_hash
 from cvgr.vocab import ATTACK_PATTERN, MODEL_PATTERN, AttackId
@@ -46,18 +47,10 @@ EVAL_RUNTIME = {k: RUNTIME[k] for k in ("device", "threads")}  # CUDA graphs onl
 SEED = STUDY.config.attack_seed
 
 
-def _uses_gpu(device):
-    """Whether jobs will compute on a GPU: device cuda, or auto where the machine planning the run sees one."""
-    if device == "auto":
-        import torch
-
-        return torch.cuda.is_available()
-    return device == "cuda"
-
-
 # Resources of the rules that compute with torch: one GPU each when jobs use CUDA (the SLURM executor
 # turns it into --gpus=1; locally, `--resources gpu=N` caps how many such jobs share the machine's GPUs).
-GPU = int(_uses_gpu(STUDY.config.device))
+# Device auto counts as CUDA where the machine planning the run sees a GPU.
+GPU = int(uses_gpu(STUDY.config.device))
 
 
 wildcard_constraints:
@@ -70,6 +63,36 @@ wildcard_constraints:
 
 def plan(wildcards):
     return STUDY.plan(wildcards.dataset)
+
+
+def sweep_rule(name, folder, spec):
+    """Define rule ``name``: one model under one attack -> ``results/{folder}/{dataset}/{attack}/{model}.h5``.
+
+    ``spec`` is the Plan method that gives the job's WhiteboxSpec for an attack. The white-box sweeps
+    (rules/attack.smk) and the gradient-masking audit (rules/audit.smk) differ only in these three.
+    """
+
+    rule:
+        """One model under one attack: per-image correctness at each eps of the job spec's grid."""
+        name:
+            name
+        input:
+            data=data_file,
+            model=lambda w: model_file(w.dataset, w.model),
+        output:
+            f"results/{folder}/{{dataset}}/{{attack}}/{{model}}.h5",
+        log:
+            f"logs/{name}/{{dataset}}/{{attack}}/{{model}}.log",
+        params:
+            spec=lambda w: spec(plan(w), AttackId.parse(w.attack)).to_dict(),
+            seed=SEED,
+            runtime=EVAL_RUNTIME,
+            code=code_hash("whitebox"),
+        resources:
+            gpu=GPU,
+        threads: THREADS
+        script:
+            "../scripts/whitebox_sweep.py"
 
 
 def data_file(wildcards):

@@ -61,6 +61,7 @@ rule zeta_figure:
 
 
 # Each Markdown table also as an HTML page, which the HTML report shows inline (it offers .csv/.md as downloads).
+# Cheap like the tables: each page runs where Snakemake runs (localrule), never as a cluster job.
 PAGES = {  # table -> (caption, report category)
     "transfer": ("transfer.rst", "Tables"),
     "nes": ("nes.rst", "Tables"),
@@ -84,5 +85,6 @@ for _table, (_caption, _category) in PAGES.items():
         params:
             code=code_hash("tables"),
         threads: 1
+        localrule: True
         script:
             "../scripts/table_page.py"

@@ -1,8 +1,12 @@
 """Device choice and determinism settings."""
+import subprocess
+import sys
+
 import pytest
 import torch
 
-from cvgr.device import select_device, set_determinism
+from conftest import REPO
+from cvgr.device import select_device, set_determinism, uses_gpu
 from cvgr.errors import CvgrError
 
 
@@ -31,3 +35,20 @@ def test_device_choice_and_errors():
             select_device("cuda")
     with pytest.raises(CvgrError, match="threads must be >= 1"):
         set_determinism(0)
+
+
+def test_uses_gpu_resolves_the_device_like_select_device():
+    assert uses_gpu("cuda")  # even without a GPU here: the jobs may run on a machine that has one
+    assert not uses_gpu("cpu")
+    assert uses_gpu("auto") == (select_device("auto").type == "cuda")
+    with pytest.raises(CvgrError, match="allowed: auto, cpu, cuda"):
+        uses_gpu("tpu")
+
+
+def test_uses_gpu_imports_torch_only_for_auto():
+    """The workflow calls it at every parse; table and figure jobs need no torch."""
+    code = ("import sys; from cvgr.device import uses_gpu; uses_gpu('cpu'); uses_gpu('cuda'); "
+            "print('torch' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "False"

@@ -117,6 +117,32 @@ def test_rules_that_compute_ask_for_one_gpu_when_the_device_is_cuda(tmp_path: Pa
                                 | {k for res in profile["set-resources"].values() for k in res})
 
 
+LOCAL_RULES_SCRIPT = """
+import sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import (ConfigSettings, DeploymentSettings, OutputSettings, ResourceSettings,
+                                      StorageSettings)
+with SnakemakeApi(OutputSettings(quiet=True)) as api:
+    wf = api.workflow(resource_settings=ResourceSettings(), snakefile=Path(sys.argv[1]), workdir=Path(sys.argv[2]),
+                      config_settings=ConfigSettings(configfiles=[Path(sys.argv[3])]),
+                      storage_settings=StorageSettings(), deployment_settings=DeploymentSettings())
+    w = wf._workflow
+    print(" ".join(sorted(r.name for r in w.rules)))
+    print(" ".join(sorted(w._localrules)))
+"""
+
+
+def test_only_data_and_computing_rules_become_cluster_jobs(tmp_path: Path):
+    """Tables, figures and their HTML pages (generated rules included) are localrules; the rest are cluster jobs."""
+    res = subprocess.run([sys.executable, "-c", LOCAL_RULES_SCRIPT, str(SNAKEFILE), str(tmp_path), str(TEST_CONFIG)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    rules, local = (set(line.split()) for line in res.stdout.splitlines()[-2:])
+    assert {f"{t}_page" for t in ("transfer", "nes", "masking", "claims", "transfer_vs_paper", "nes_vs_paper")} <= local
+    assert local == rules - GPU_RULES - {"prepare_data"}
+
+
 @pytest.mark.parametrize("profile", [SLURM_PROFILE, LOCAL_PROFILE], ids=["slurm", "local"])
 def test_profiles_parse_and_name_real_rules(tmp_path: Path, profile: Path):
     """Each profile loads with the installed snakemake/plugin; its set-resources names only rules of the workflow."""

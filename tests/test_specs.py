@@ -35,7 +35,8 @@ def test_jsonschema_accepts_the_shipped_configs(path):
     ("betas", [0, -1]), ("arch", {"real": "resnet", "complex": "small_cnn"}), ("download", "yes"),
     ("whitebox.attacks", ["pgd0"]), ("whitebox.attacks", ["fgsm", "fgsm"]), ("nes.models", ["real-x-s0"]),
     ("training.gamma", 0), ("training.milestones", [0]), ("transfer.eps", 1.5), ("nes.chunk", 1),
-    ("training.extra", 1),
+    ("training.extra", 1), ("whitebox.attacks", ["fgsm", "square"]), ("whitebox.attacks", ["apgd-ce"]),
+    ("whitebox.attacks", ["apgd-dlr"]),
 ])
 def test_specs_and_an_independent_schema_validator_agree(key, value):
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -47,6 +48,24 @@ def test_specs_and_an_independent_schema_validator_agree(key, value):
     assert list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(cfg)), f"jsonschema accepts {key}={value!r}"
     with pytest.raises(CvgrError, match=re.escape(f"datasets.fmnist.{key}")):
         Study.from_mapping(cfg)
+
+
+def test_schema_header_names_every_stage_section():
+    assert "# stage section (adversarial, transfer, whitebox, nes, audit) does not run" in schema.render()
+
+
+@pytest.mark.parametrize("name", ["fgsm", "pgd1", "pgd10", "apgd-ce", "apgd-dlr", "square"])
+def test_gradient_attack_pattern_is_what_the_whitebox_section_accepts(name):
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["datasets"]["fmnist"]["whitebox"]["attacks"] = [name]
+    schema_ok = not list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(cfg))
+    assert schema_ok == bool(re.fullmatch(vocab.GRADIENT_ATTACK_PATTERN, name))
+    try:
+        Study.from_mapping(cfg)
+        specs_ok = True
+    except CvgrError:
+        specs_ok = False
+    assert specs_ok == schema_ok
 
 
 def test_registries_implement_exactly_the_vocabulary():
