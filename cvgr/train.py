@@ -107,8 +107,9 @@ def _device_batches(x: Tensor, y: Tensor, spec: TrainSpec, gen: torch.Generator)
     The shuffle and every batch's augmentation are drawn up front from the CPU
     generator ``gen`` with the same calls in the same order as
     :func:`_host_batches`, so when nothing else draws from ``gen`` the batches
-    are identical. The draws move to the device once; the epoch is gathered
-    and augmented there in one pass (indexing only, so exact).
+    are identical. The draws move to the device once (in
+    :func:`cvgr.augment.apply`); the epoch is gathered and augmented there in
+    one pass (indexing only, so exact).
     """
     n, bs = len(x), spec.batch_size
     perm = torch.randperm(n, generator=gen)
@@ -116,8 +117,8 @@ def _device_batches(x: Tensor, y: Tensor, spec: TrainSpec, gen: torch.Generator)
     draws = [draw(min(bs, n - b * bs), aug, gen) for b in range(_n_batches(n, bs))] if aug else []
     perm = perm.to(x.device)
     xe, ye = x.index_select(0, perm), y.index_select(0, perm)
-    if aug is not None and draws:
-        xe = apply(xe, aug, Draws.cat(draws).to(x.device))
+    if draws:
+        xe = apply(xe, aug, Draws.cat(draws))
     for b in range(_n_batches(n, bs)):
         yield xe[b * bs:(b + 1) * bs], ye[b * bs:(b + 1) * bs]
 
