@@ -55,13 +55,14 @@ def main() -> None:
     import torch
     from cvgr.evaluate import attack_function, predict
     from cvgr.nn import build_model
+    from cvgr.rand import cpu_generator, generator
     from cvgr.vocab import AttackId
 
     torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     wanted = set(a.attacks.split(","))
-    x = torch.rand(a.images, 1, 28, 28, generator=torch.Generator().manual_seed(0)).to(dev)
+    x = torch.rand(a.images, 1, 28, 28, generator=cpu_generator(0)).to(dev)
     nets = {}
     for field in ("real", "complex"):
         torch.manual_seed(0)
@@ -79,7 +80,7 @@ def main() -> None:
             net, y = nets[field]
             sync()
             start = time.perf_counter()
-            attack_function(AttackId.parse(name))(net, x, y, eps, generator=torch.Generator(dev).manual_seed(r), **options)
+            attack_function(AttackId.parse(name))(net, x, y, eps, generator=generator(0, r, dev), **options)
             sync()
             times[(field, label)].append((time.perf_counter() - start) / a.images)
         print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)

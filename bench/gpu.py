@@ -162,9 +162,10 @@ def measure_big_batch(a: argparse.Namespace, dev: torch.device) -> list[dict]:
 
 def measure_epoch(a: argparse.Namespace, dev: torch.device, field: str) -> dict:
     """Wall seconds of the first and second G.R. epoch of :func:`cvgr.train.train` on ``a.epoch_images`` images."""
+    from cvgr.rand import cpu_generator
     from cvgr.specs import TrainSpec
     from cvgr.train import train
-    g = torch.Generator().manual_seed(0)
+    g = cpu_generator(0)
     n_test = min(10000, a.epoch_images)
     x, y = torch.rand(a.epoch_images, 1, 28, 28, generator=g), torch.randint(0, 10, (a.epoch_images,), generator=g)
     tx, ty = x[:n_test].clone(), y[:n_test].clone()

@@ -61,6 +61,8 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from . import rand
+
 #: Eager steps run before each capture.
 WARMUP_STEPS = 3
 
@@ -150,7 +152,7 @@ class GraphedStep:
         side, main = self._stream, torch.cuda.current_stream(x.device)
         self._x, self._y = x.clone(), y.clone()
         saved = _snapshot(self.model, self.optimizer)
-        scratch = torch.Generator(device=x.device).manual_seed(0)
+        scratch = rand.generator(0, 0, x.device)
         side.wait_stream(main)
         with torch.cuda.stream(side):
             for _ in range(self.warmup):

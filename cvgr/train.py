@@ -48,7 +48,7 @@ from .evaluate import loss_and_correct
 from .graphs import GraphedStep
 from .io import load_checkpoint, save_checkpoint
 from .nn import Net, build_model, set_conv_wgrad
-from .rand import cpu_generator, seed_value
+from .rand import cpu_generator, generator, seed_value
 from .records import HISTORY_KEYS
 from .regularize import backward_with_zeta, regularized_loss
 from .specs import TrainSpec
@@ -138,7 +138,7 @@ class _Steps:
         params = [p for p in model.parameters() if p.requires_grad]
         self.spec = spec
         self.fn = lambda xb, yb, gen: train_step(model, opt, spec, xb, yb, gen, params)
-        self.noise = None if device.type == "cpu" else torch.Generator(device=device)
+        self.noise = None if device.type == "cpu" else generator(spec.seed, 0, device)  # reseeded per epoch
         self.graph = GraphedStep(self.fn, model, opt, self.noise) if graphed else None
         self.gen: torch.Generator | None = None
 
