@@ -265,13 +265,4 @@ def set_mode(model: nn.Module, mode: str) -> Callable[[], None]:
     """Set the double-backprop mode of every complex layer; return a function restoring the old ones."""
     if mode not in MODES:
         raise ValueError(f"unknown double-backprop mode {mode!r}; choose one of {', '.join(MODES)}")
-    layers = [m for m in model.modules() if isinstance(m, _PhaseToMagnitude)]
-    old = [m.dbp_mode for m in layers]
-    for m in layers:
-        m.dbp_mode = mode
-
-    def restore() -> None:
-        for m, o in zip(layers, old):
-            m.dbp_mode = o
-
-    return restore
+    return conv.set_layers([m for m in model.modules() if isinstance(m, _PhaseToMagnitude)], "dbp_mode", mode)

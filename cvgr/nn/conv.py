@@ -163,13 +163,17 @@ def set_conv_wgrad(model: nn.Module, enabled: bool) -> Callable[[], None]:
     weight-gradient kernels (this module's docstring). Off: PyTorch's own
     derivative rules (bit-identical to cvgr before this switch existed).
     """
-    layers = [m for m in model.modules() if hasattr(m, "wgrad")]
-    old = [m.wgrad for m in layers]
+    return set_layers([m for m in model.modules() if hasattr(m, "wgrad")], "wgrad", bool(enabled))
+
+
+def set_layers(layers: list[nn.Module], name: str, value: object) -> Callable[[], None]:
+    """Set attribute ``name`` of every layer to ``value``; return a function restoring the old values."""
+    old = [getattr(m, name) for m in layers]
     for m in layers:
-        m.wgrad = bool(enabled)
+        setattr(m, name, value)
 
     def restore() -> None:
         for m, o in zip(layers, old):
-            m.wgrad = o
+            setattr(m, name, o)
 
     return restore
