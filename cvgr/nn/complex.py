@@ -196,24 +196,18 @@ class ComplexConv2d(_PhaseToMagnitude):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.padding, self.stride = kernel_size, padding, stride
-        self.wgrad = False  # differentiate through cvgr.nn.conv (see set_conv_wgrad)
+        self.wgrad = False  # with gradients enabled, differentiate through cvgr.nn.conv (see set_conv_wgrad)
         self._make_parameters((out_channels, in_channels, kernel_size, kernel_size),
                               in_channels * kernel_size * kernel_size, bias)
 
     def _block(self, inp: Tensor, weight: Tensor) -> Tensor:
-        if self.wgrad:
-            return conv.conv2d(inp, weight, None, self.stride, self.padding)
-        return F.conv2d(inp, weight, stride=self.stride, padding=self.padding)
+        return conv.maps(self.wgrad).conv(inp, weight, None, self.stride, self.padding)
 
     def _block_input_grad(self, grad: Tensor, weight: Tensor, shape: torch.Size) -> Tensor:
-        if self.wgrad:
-            return conv.conv2d_input(shape, weight, grad, self.stride, self.padding)
-        return torch.nn.grad.conv2d_input(shape, weight, grad, stride=self.stride, padding=self.padding)
+        return conv.maps(self.wgrad).input_grad(shape, weight, grad, self.stride, self.padding)
 
     def _block_weight_grad(self, inp: Tensor, grad: Tensor, shape: torch.Size) -> Tensor:
-        if self.wgrad:
-            return conv.conv2d_weight(inp, shape, grad, self.stride, self.padding)
-        return torch.nn.grad.conv2d_weight(inp, shape, grad, stride=self.stride, padding=self.padding)
+        return conv.maps(self.wgrad).weight_grad(inp, shape, grad, self.stride, self.padding)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
