@@ -70,9 +70,12 @@ StepFn = Callable[[Tensor, Tensor, torch.Generator], Tensor]
 
 
 def _hyper_parameters(opt: torch.optim.Optimizer) -> tuple:
-    """Every Python number of the optimizer's parameter groups (baked into a capture), NaN equal to NaN."""
-    return tuple(tuple(sorted((k, v.hex() if isinstance(v, float) else v) for k, v in g.items()
-                              if isinstance(v, (int, float, bool))))
+    """Every Python number of the optimizer's parameter groups (baked into a capture), NaN equal to NaN.
+
+    Checked before every replay, so unsorted: in the groups' own key order (a changed order costs a capture only).
+    """
+    return tuple(tuple((k, v.hex() if isinstance(v, float) else v) for k, v in g.items()
+                       if isinstance(v, (int, float, bool)))
                  for g in opt.param_groups)
 
 
