@@ -187,13 +187,16 @@ def _epoch_row(sums: Tensor, n_batches: int, model: nn.Module, test_x: Tensor, t
     return row
 
 
+#: What :func:`_check_finite` checks, in the order it reports the first bad one ("weight": the state tensors).
+_FINITE_ORDER = ("train_loss", "train_penalty", "weight", "train_acc", "zeta", "test_loss", "test_acc")
+
+
 def _check_finite(row: dict, spec: TrainSpec, epoch: int) -> None:
     """NumericalError (one line: model, epoch, what, the fix) if a metric or a weight is NaN or infinite."""
-    bad = next(((k, row[k]) for k in ("train_loss", "train_penalty") if not math.isfinite(row[k])), None)
-    if bad is None and row["nonfinite"] is not None:
-        bad = (f"weight {row['nonfinite']}", "non-finite")
-    bad = bad or next(((k, row[k]) for k in ("train_acc", "zeta", "test_loss", "test_acc")
-                       if not math.isfinite(row[k])), None)
+    weight = row["nonfinite"]
+    checks = [(f"weight {weight}", "non-finite", weight is None) if k == "weight"
+              else (k, row[k], math.isfinite(row[k])) for k in _FINITE_ORDER]
+    bad = next(((what, value) for what, value, ok in checks if not ok), None)
     if bad:
         raise NumericalError(
             f"{spec.name}: {bad[0]} became {bad[1]} in epoch {epoch + 1} "
