@@ -19,7 +19,8 @@ bench: setup
 
 # On a machine with a GPU (docs/GPU.md): every stage on CUDA, CUDA vs CPU, determinism, CUDA graphs, the GPU
 # benchmark; one table, copies in $$OUT. Needs only a stock PyTorch image (python3 with torch), no network.
-GPU_DATA ?= /usr/share/datasets/fashion-mnist
+# The data: .gpu-data (tools/gpu_bundle.sh) when it is there, else Debian's package.
+GPU_DATA ?= $(if $(wildcard .gpu-data/*.gz),.gpu-data,/usr/share/datasets/fashion-mnist)
 PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 gpu-check:
 	PYTHONPATH=$(CURDIR) PYTHONUNBUFFERED=1 $(PYTHON) tools/gpu_check.py --data $(GPU_DATA)

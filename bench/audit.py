@@ -4,9 +4,10 @@
     python bench/audit.py --images 100 --rounds 5 --device cuda
 
 Prints a Markdown table of the median seconds per image over ``--rounds``
-rounds, with the machine. Timing is paired: every round runs every
-(net, attack) once, round-robin, so a slow spell of a shared machine hits all
-of them alike.
+rounds, with the machine. Timing is paired (``timing.paired_rounds``): every
+round runs every (net, attack) once, round-robin, so a slow spell of a shared
+machine hits all of them alike. Threads and deterministic kernels are set as
+for training (``timing.setup``).
 
 The numbers are the *worst case*, the cost of an image the attack does not
 break, which is what a robust model costs:
@@ -24,14 +25,15 @@ forward or backward pass does not depend on the weights.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
-import time
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from timing import machine, paired_rounds, setup  # noqa: E402
 
 ATTACKS = [  # (label, name, options, eps)
     ("PGD-10 (cvgr, reference)", "pgd10", {}, 0.16),
@@ -40,6 +42,14 @@ ATTACKS = [  # (label, name, options, eps)
     ("Square, 1000 queries", "square", {"queries": 1000}, 0.0),
     ("Square, 5000 queries", "square", {"queries": 5000}, 0.0),
 ]
+
+
+def _call(net_and_labels: tuple, name: str, options: dict, eps: float, x, gen) -> Callable[[], object]:
+    """One timed call: attack ``name`` on every image of ``x``, its noise from ``gen``."""
+    from cvgr.evaluate import attack_function
+    from cvgr.vocab import AttackId
+    net, y = net_and_labels
+    return lambda: attack_function(AttackId.parse(name))(net, x, y, eps, generator=gen, **options)
 
 
 def main() -> None:
@@ -55,13 +65,12 @@ def main() -> None:
     import torch
     from cvgr.evaluate import attack_function, predict
     from cvgr.nn import build_model
+    from cvgr.rand import cpu_generator, generator
     from cvgr.vocab import AttackId
 
-    torch.set_num_threads(a.threads)
-    dev = torch.device(a.device)
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    dev, sync = setup(a)
     wanted = set(a.attacks.split(","))
-    x = torch.rand(a.images, 1, 28, 28, generator=torch.Generator().manual_seed(0)).to(dev)
+    x = torch.rand(a.images, 1, 28, 28, generator=cpu_generator(0)).to(dev)
     nets = {}
     for field in ("real", "complex"):
         torch.manual_seed(0)
@@ -75,17 +84,14 @@ def main() -> None:
         cheap = {k: min(v, 4) for k, v in options.items()}
         attack_function(AttackId.parse(name))(net, x[:2], y[:2], eps, **cheap)
     for r in range(a.rounds):
-        for field, label, name, options, eps in runs:
-            net, y = nets[field]
-            sync()
-            start = time.perf_counter()
-            attack_function(AttackId.parse(name))(net, x, y, eps, generator=torch.Generator(dev).manual_seed(r), **options)
-            sync()
-            times[(field, label)].append((time.perf_counter() - start) / a.images)
+        calls = [_call(nets[field], name, options, eps, x, generator(0, r, dev))
+                 for field, _, name, options, eps in runs]
+        for (field, label, *_), t in zip(runs, paired_rounds(calls, 1, sync)[0]):
+            times[(field, label)].append(t / a.images)
         print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
 
-    print(f"Machine: {platform.processor() or platform.machine()}, {dev}, torch {torch.__version__}, "
-          f"{a.threads} thread(s); {a.images} images per call (one batch), {a.rounds} rounds.\n")
+    print(f"Machine: {machine()}; {dev}, {a.threads} thread(s); {a.images} images per call (one batch), "
+          f"{a.rounds} rounds.\n")
     print("| attack | real small_cnn, s/image | complex small_cnn, s/image |")
     print("|---|---|---|")
     for label, name, _, _ in ATTACKS:

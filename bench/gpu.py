@@ -10,7 +10,7 @@ function once, a function being ``--reps`` consecutive steps between two
 device synchronisations; a time is the median over rounds of (elapsed /
 reps), a ratio the median of per-round ratios.
 
-* **Steps at batch 64**: each configuration of :data:`run.CONFIGS` as eager
+* **Steps at batch 64**: each configuration of :data:`timing.CONFIGS` as eager
   :func:`cvgr.train.train_step` and as a replayed CUDA graph
   (:class:`cvgr.graphs.GraphedStep`), both with the training default
   ``conv_wgrad`` on; extra peak memory of one eager step.
@@ -20,7 +20,7 @@ reps), a ratio the median of per-round ratios.
   Fashion-MNIST-shaped images (flip + crop augmentation, batch 64, G.R.
   paper, beta 64, eval on 10000 images), two epochs; the second epoch's wall
   time (the first includes the capture).
-* **NES**: :func:`run.worker_nes` with GPU-sized passes.
+* **NES**: :func:`timing.worker_nes` with GPU-sized passes.
 
 :func:`targets` compares the results with issue 10's targets. Off a GPU
 (``--device cpu``, used by ``tools/gpu_check.py --device cpu`` to keep this
@@ -29,14 +29,14 @@ code tested) graphs fall back to eager steps and memory is not measured.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
-from timing import CONFIGS, machine, paired_rounds, worker_nes
+from timing import (CONFIGS, cuda_peak_mb, device_sync, machine, median_of, paired, ratio_of, setup, std_index,
+                    step_fn, worker_nes)
 
 NES_SIZES_CUDA = (2048, 8192, 32768)
 
@@ -61,70 +61,14 @@ class Target:
                 "yes" if self.met else "NO")
 
 
-def step_fn(field: str, beta: float, mode: str, adv_eps: float, batch: int, dev: torch.device, *,
-            graphed: bool, wgrad: bool) -> Callable[[], torch.Tensor]:
-    """A zero-argument function running one training step of a fresh small CNN on a fixed random batch."""
-    from cvgr.graphs import GraphedStep
-    from cvgr.nn import build_model, set_conv_wgrad
-    from cvgr.rand import generator
-    from cvgr.specs import TrainSpec
-    from cvgr.train import make_optimizer, train_step
-    torch.manual_seed(0)
-    model = build_model("small_cnn", field).to(dev)
-    set_conv_wgrad(model, wgrad)
-    spec = TrainSpec.of(field, beta=beta, adv_eps=adv_eps, mode=mode)
-    opt, _ = make_optimizer(model, spec)
-    params = list(model.parameters())
-    x, y = torch.rand(batch, 1, 28, 28, device=dev), torch.randint(0, 10, (batch,), device=dev)
-    gen = generator(0, 0, dev)
-
-    def fn(xb, yb, g):
-        return train_step(model, opt, spec, xb, yb, g, params)
-
-    if graphed and dev.type == "cuda":
-        step = GraphedStep(fn, model, opt, gen)
-        return lambda: step(x, y)
-    return lambda: fn(x, y, gen)
-
-
-def _repeat(fn: Callable[[], object], reps: int) -> Callable[[], None]:
-    def run() -> None:
-        for _ in range(reps):
-            fn()
-    return run
-
-
-def _sync(dev: torch.device) -> Callable[[], None]:
-    return torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-
-
 def _paired(fns: list[Callable[[], object]], a: argparse.Namespace, dev: torch.device) -> list[list[float]]:
-    """Per-step seconds, ``times[round][i]``, after ``a.warmup`` untimed rounds."""
-    runs = [_repeat(f, a.reps) for f in fns]
-    for _ in range(a.warmup):
-        for r in runs:
-            r()
-    return [[t / a.reps for t in row] for row in paired_rounds(runs, a.steps, _sync(dev))]
-
-
-def _median(rounds: list[list[float]], i: int) -> float:
-    return statistics.median(r[i] for r in rounds)
-
-
-def _ratio(rounds: list[list[float]], i: int, j: int) -> float:
-    return statistics.median(r[i] / r[j] for r in rounds)
+    """Per-step seconds, ``times[round][i]``, of ``a.reps`` steps a call, after ``a.warmup`` untimed rounds."""
+    return paired(fns, a.steps, device_sync(dev), warmup=a.warmup, reps=a.reps)
 
 
 def _peak_mb(fn: Callable[[], object], dev: torch.device) -> float:
     """Extra peak device memory of one call of ``fn`` (NaN off a GPU)."""
-    if dev.type != "cuda":
-        return float("nan")
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    base = torch.cuda.memory_allocated()
-    fn()
-    torch.cuda.synchronize()
-    return (torch.cuda.max_memory_allocated() - base) / 2**20
+    return cuda_peak_mb(fn) if dev.type == "cuda" else float("nan")
 
 
 def measure_steps(a: argparse.Namespace, dev: torch.device) -> list[dict]:
@@ -132,15 +76,11 @@ def measure_steps(a: argparse.Namespace, dev: torch.device) -> list[dict]:
     eager = [step_fn(f, b, m, e, a.batch, dev, graphed=False, wgrad=a.wgrad) for _, f, b, m, e in CONFIGS]
     graphed = [step_fn(f, b, m, e, a.batch, dev, graphed=True, wgrad=a.wgrad) for _, f, b, m, e in CONFIGS]
     rounds = _paired(eager + graphed, a, dev)
-    n = len(CONFIGS)
-    std_of = {field: i for i, (label, field, *_) in enumerate(CONFIGS) if label == "std"}
-    rows = []
-    for i, (label, field, *_) in enumerate(CONFIGS):
-        rows.append({"label": label, "field": field, "eager_ms": 1e3 * _median(rounds, i),
-                     "graph_ms": 1e3 * _median(rounds, n + i), "speedup": _ratio(rounds, i, n + i),
-                     "graph_over_std": _ratio(rounds, n + i, n + std_of[field]),
-                     "peak_mb": _peak_mb(eager[i], dev)})
-    return rows
+    n, std = len(CONFIGS), std_index()
+    return [{"label": label, "field": field, "eager_ms": 1e3 * median_of(rounds, i),
+             "graph_ms": 1e3 * median_of(rounds, n + i), "speedup": ratio_of(rounds, i, n + i),
+             "graph_over_std": ratio_of(rounds, n + i, n + std[field]), "peak_mb": _peak_mb(eager[i], dev)}
+            for i, (label, field, *_) in enumerate(CONFIGS)]
 
 
 def measure_big_batch(a: argparse.Namespace, dev: torch.device) -> list[dict]:
@@ -151,9 +91,9 @@ def measure_big_batch(a: argparse.Namespace, dev: torch.device) -> list[dict]:
                step_fn(field, 64.0, "paper", 0.0, a.big_batch, dev, graphed=True, wgrad=False),
                step_fn(field, 64.0, "paper", 0.0, a.big_batch, dev, graphed=True, wgrad=True)]
         rounds = _paired(fns, a, dev)
-        rows.append({"field": field, "std_ms": 1e3 * _median(rounds, 0), "gr_off_ms": 1e3 * _median(rounds, 1),
-                     "gr_on_ms": 1e3 * _median(rounds, 2), "ratio_off": _ratio(rounds, 1, 0),
-                     "ratio_on": _ratio(rounds, 2, 0), "wgrad_speedup": _ratio(rounds, 1, 2)})
+        rows.append({"field": field, "std_ms": 1e3 * median_of(rounds, 0), "gr_off_ms": 1e3 * median_of(rounds, 1),
+                     "gr_on_ms": 1e3 * median_of(rounds, 2), "ratio_off": ratio_of(rounds, 1, 0),
+                     "ratio_on": ratio_of(rounds, 2, 0), "wgrad_speedup": ratio_of(rounds, 1, 2)})
         del fns
         if dev.type == "cuda":
             torch.cuda.empty_cache()
@@ -162,22 +102,23 @@ def measure_big_batch(a: argparse.Namespace, dev: torch.device) -> list[dict]:
 
 def measure_epoch(a: argparse.Namespace, dev: torch.device, field: str) -> dict:
     """Wall seconds of the first and second G.R. epoch of :func:`cvgr.train.train` on ``a.epoch_images`` images."""
+    from cvgr.rand import cpu_generator
     from cvgr.specs import TrainSpec
     from cvgr.train import train
-    g = torch.Generator().manual_seed(0)
+    g = cpu_generator(0)
     n_test = min(10000, a.epoch_images)
     x, y = torch.rand(a.epoch_images, 1, 28, 28, generator=g), torch.randint(0, 10, (a.epoch_images,), generator=g)
     tx, ty = x[:n_test].clone(), y[:n_test].clone()
     spec = TrainSpec.of(field, beta=64.0, dataset="fmnist", mode="paper", epochs=2, batch_size=64)
     stamps: list[float] = []
-    _sync(dev)()
+    device_sync(dev)()
     t0 = time.perf_counter()
     train(spec, x, y, tx, ty, device=dev, progress=False, log=lambda m: stamps.append(time.perf_counter()))
     return {"field": field, "first_s": stamps[0] - t0, "second_s": stamps[1] - stamps[0]}
 
 
 def measure_nes(a: argparse.Namespace, field: str) -> dict:
-    """:func:`run.worker_nes` with GPU-sized inference passes on a GPU."""
+    """:func:`timing.worker_nes` with GPU-sized inference passes on a GPU."""
     b = argparse.Namespace(**vars(a))
     b.field = field
     if torch.device(a.device).type == "cuda":
@@ -187,9 +128,7 @@ def measure_nes(a: argparse.Namespace, field: str) -> dict:
 
 def measure(a: argparse.Namespace) -> dict:
     """All measurements of this module (see its docstring)."""
-    from cvgr.device import select_device, set_determinism
-    set_determinism(a.threads)
-    dev = select_device(a.device)
+    dev, _ = setup(a)
     return {"device": dev.type, "batch": a.batch, "big_batch": a.big_batch, "epoch_images": a.epoch_images,
             "steps": measure_steps(a, dev), "big": measure_big_batch(a, dev),
             "epochs": [measure_epoch(a, dev, f) for f in ("real", "complex")],

@@ -30,60 +30,40 @@ import argparse
 import json
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from timing import CONFIGS, ROOT, _setup, machine, paired_rounds, train_step_fn, worker_nes, write_doc  # noqa: F401
+from timing import (CONFIGS, ROOT, cuda_peak_mb, machine, median_of, paired, ratio_of, repeat, setup, std_index,
+                    step_fn, worker_nes, write_doc)
+
+
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _trainer(a: argparse.Namespace, dev, field: str, beta: float, mode: str, adv_eps: float):
-    """A zero-argument function running one training step of a fresh small CNN."""
-    import torch
-    from cvgr.nn import build_model
-    from cvgr.specs import TrainSpec
-    torch.manual_seed(0)
-    spec = TrainSpec.of(field, beta=beta, adv_eps=adv_eps, mode=mode)
-    return train_step_fn(build_model("small_cnn", field).to(dev), spec, a.batch, dev)
-
-
 def worker_time(a: argparse.Namespace) -> dict:
     """All CONFIGS round-robin in this process: median step times and median per-round ratios."""
-    dev, sync = _setup(a)
-    steps = [_trainer(a, dev, field, beta, mode, adv) for _, field, beta, mode, adv in CONFIGS]
-    for _ in range(a.warmup):
-        for step in steps:
-            step()
-    rounds = paired_rounds(steps, a.steps, sync)
-    std_of = {field: i for i, (label, field, *_) in enumerate(CONFIGS) if label == "std"}
-    out = []
-    for i, (label, field, *_) in enumerate(CONFIGS):
-        out.append({"step_ms": 1e3 * statistics.median(r[i] for r in rounds),
-                    "ratio": statistics.median(r[i] / r[std_of[field]] for r in rounds)})
-    complex_real = statistics.median(r[std_of["complex"]] / r[std_of["real"]] for r in rounds)
-    return {"configs": out, "complex_over_real": complex_real}
+    dev, sync = setup(a)
+    steps = [step_fn(field, beta, mode, adv, a.batch, dev) for _, field, beta, mode, adv in CONFIGS]
+    rounds = paired(steps, a.steps, sync, warmup=a.warmup)
+    std = std_index()
+    out = [{"step_ms": 1e3 * median_of(rounds, i), "ratio": ratio_of(rounds, i, std[field])}
+           for i, (_, field, *_) in enumerate(CONFIGS)]
+    return {"configs": out, "complex_over_real": ratio_of(rounds, std["complex"], std["real"])}
 
 
 def worker_memory(a: argparse.Namespace) -> dict:
     """Extra peak memory of one configuration's steps (this process runs nothing else)."""
-    import torch
-    dev, sync = _setup(a)
-    step = _trainer(a, dev, a.field, a.beta, a.mode, a.adv_eps)
+    dev, sync = setup(a)
+    steps = repeat(step_fn(a.field, a.beta, a.mode, a.adv_eps, a.batch, dev), a.warmup + 2)
     if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-    else:
-        base = _rss_mb()
-    for _ in range(a.warmup + 2):
-        step()
-    sync()
-    peak = (torch.cuda.max_memory_allocated() - base) / 2**20 if dev.type == "cuda" else _rss_mb() - base
-    return {"peak_mb": peak}
+        return {"peak_mb": cuda_peak_mb(steps)}
+    base = _rss_mb()
+    steps()
+    return {"peak_mb": _rss_mb() - base}
 
 
 def run_worker(kind: str, a: argparse.Namespace, **kw) -> dict:

@@ -1,4 +1,5 @@
-"""What every benchmark shares: the step configurations, paired timing, the NES round, the machine line.
+"""What every benchmark shares: set-up, the step configurations, paired timing, peak memory, the NES round,
+the machine line.
 
 Paired timing (:func:`paired_rounds`): the functions are timed round-robin, one call each per round, so
 a slow spell of a shared machine slows every side of a ratio alike; ratios are taken per round.
@@ -12,6 +13,7 @@ import re
 import statistics
 import time
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = [  # (label, field, beta, mode, adv_eps)
@@ -22,25 +24,59 @@ CONFIGS = [  # (label, field, beta, mode, adv_eps)
 ]
 
 
-def _setup(a: argparse.Namespace):
+def device_sync(dev) -> Callable[[], None]:
+    """A function waiting for ``dev`` (a no-op off a GPU)."""
     import torch
+    return torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+
+
+def setup(a: argparse.Namespace):
+    """Training's determinism settings with ``a.threads`` threads; ``(device, its sync)`` for ``a.device``."""
     from cvgr.device import select_device, set_determinism
     set_determinism(a.threads)
     dev = select_device(a.device)
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    return dev, sync
+    return dev, device_sync(dev)
 
 
-def train_step_fn(model, spec, batch: int, dev):
-    """A zero-argument function running one :func:`cvgr.train.train_step` of ``model`` on a fixed random batch."""
+def train_step_fn(model, spec, batch: int, dev, *, graphed: bool = False):
+    """A zero-argument function running one :func:`cvgr.train.train_step` of ``model`` on a fixed random batch.
+
+    With ``graphed`` on a GPU, the step is replayed from a :class:`cvgr.graphs.GraphedStep`.
+    """
     import torch
+    from cvgr.graphs import GraphedStep
     from cvgr.rand import generator
     from cvgr.train import make_optimizer, train_step
     opt, _ = make_optimizer(model, spec)
     params = list(model.parameters())
     x, y = torch.rand(batch, 1, 28, 28, device=dev), torch.randint(0, 10, (batch,), device=dev)
     gen = generator(0, 0, dev)
-    return lambda: train_step(model, opt, spec, x, y, gen, params)
+
+    def fn(xb, yb, g):
+        return train_step(model, opt, spec, xb, yb, g, params)
+
+    if graphed and dev.type == "cuda":
+        step = GraphedStep(fn, model, opt, gen)
+        return lambda: step(x, y)
+    return lambda: fn(x, y, gen)
+
+
+def step_fn(field: str, beta: float, mode: str, adv_eps: float, batch: int, dev, *, graphed: bool = False,
+            wgrad: bool = False):
+    """:func:`train_step_fn` of a fresh small CNN (``torch.manual_seed(0)``) with ``conv_wgrad`` set to ``wgrad``."""
+    import torch
+    from cvgr.nn import build_model, set_conv_wgrad
+    from cvgr.specs import TrainSpec
+    torch.manual_seed(0)
+    model = build_model("small_cnn", field).to(dev)
+    set_conv_wgrad(model, wgrad)
+    spec = TrainSpec.of(field, beta=beta, adv_eps=adv_eps, mode=mode)
+    return train_step_fn(model, spec, batch, dev, graphed=graphed)
+
+
+def std_index() -> dict[str, int]:
+    """The position of each field's std configuration in :data:`CONFIGS`."""
+    return {field: i for i, (label, field, *_) in enumerate(CONFIGS) if label == "std"}
 
 
 def _timed(fn, sync) -> float:
@@ -56,12 +92,50 @@ def paired_rounds(fns, rounds: int, sync=lambda: None) -> list[list[float]]:
     return [[_timed(fn, sync) for fn in fns] for _ in range(rounds)]
 
 
+def repeat(fn: Callable[[], object], reps: int) -> Callable[[], None]:
+    """A function calling ``fn`` ``reps`` times."""
+    def run() -> None:
+        for _ in range(reps):
+            fn()
+    return run
+
+
+def paired(fns, rounds: int, sync, *, warmup: int = 0, reps: int = 1) -> list[list[float]]:
+    """:func:`paired_rounds` of ``reps`` calls each, after ``warmup`` untimed rounds: seconds per call."""
+    runs = [repeat(f, reps) for f in fns]
+    for _ in range(warmup):
+        for r in runs:
+            r()
+    return [[t / reps for t in row] for row in paired_rounds(runs, rounds, sync)]
+
+
+def median_of(rounds: list[list[float]], i: int) -> float:
+    """The median over rounds of the ``i``-th time."""
+    return statistics.median(r[i] for r in rounds)
+
+
+def ratio_of(rounds: list[list[float]], i: int, j: int) -> float:
+    """The median over rounds of the ``i``-th time over the ``j``-th."""
+    return statistics.median(r[i] / r[j] for r in rounds)
+
+
+def cuda_peak_mb(fn: Callable[[], object]) -> float:
+    """Peak GPU memory (MiB) that a call of ``fn`` allocates above what was allocated before it."""
+    import torch
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    fn()
+    torch.cuda.synchronize()
+    return (torch.cuda.max_memory_allocated() - base) / 2**20
+
+
 def worker_nes(a: argparse.Namespace) -> dict:
     import torch
     from cvgr.attacks import nes
     from cvgr.rand import generator
     from cvgr.nn import build_model
-    dev, sync = _setup(a)
+    dev, sync = setup(a)
     torch.manual_seed(0)
     model = build_model("small_cnn", a.field).to(dev).eval()
     n_img, steps, samples = a.nes_images, 2, 250

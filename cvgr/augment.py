@@ -44,10 +44,6 @@ class Draws:
     dy: Tensor | None
     dx: Tensor | None
 
-    def to(self, device: torch.device | str) -> "Draws":
-        """The same draws on ``device``."""
-        return Draws(*(None if t is None else t.to(device) for t in (self.flip, self.dy, self.dx)))
-
     @staticmethod
     def cat(parts: list["Draws"]) -> "Draws":
         """The draws of consecutive batches as one set, in order."""
@@ -66,7 +62,10 @@ def draw(b: int, aug: Augmentation, generator: torch.Generator) -> Draws:
 
 
 def apply(x: Tensor, aug: Augmentation, draws: Draws) -> Tensor:
-    """Flip and edge-pad-crop each image of ``x`` (B, C, H, W) as ``draws`` say; pure indexing, exact on any device."""
+    """Flip and edge-pad-crop each image of ``x`` (B, C, H, W) as ``draws`` say; pure indexing, exact on any device.
+
+    The draws may live on any device (the CPU, where :func:`draw` makes them): they move to ``x``'s here.
+    """
     b, _, h, w = x.shape
     if aug.flip:
         x = torch.where(draws.flip.view(b, 1, 1, 1).to(x.device), x.flip(3), x)

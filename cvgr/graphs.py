@@ -61,6 +61,8 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from . import rand
+
 #: Eager steps run before each capture.
 WARMUP_STEPS = 3
 
@@ -68,9 +70,12 @@ StepFn = Callable[[Tensor, Tensor, torch.Generator], Tensor]
 
 
 def _hyper_parameters(opt: torch.optim.Optimizer) -> tuple:
-    """Every Python number of the optimizer's parameter groups (baked into a capture), NaN equal to NaN."""
-    return tuple(tuple(sorted((k, v.hex() if isinstance(v, float) else v) for k, v in g.items()
-                              if isinstance(v, (int, float, bool))))
+    """Every Python number of the optimizer's parameter groups (baked into a capture), NaN equal to NaN.
+
+    Checked before every replay, so unsorted: in the groups' own key order (a changed order costs a capture only).
+    """
+    return tuple(tuple((k, v.hex() if isinstance(v, float) else v) for k, v in g.items()
+                       if isinstance(v, (int, float, bool)))
                  for g in opt.param_groups)
 
 
@@ -150,7 +155,7 @@ class GraphedStep:
         side, main = self._stream, torch.cuda.current_stream(x.device)
         self._x, self._y = x.clone(), y.clone()
         saved = _snapshot(self.model, self.optimizer)
-        scratch = torch.Generator(device=x.device).manual_seed(0)
+        scratch = rand.generator(0, 0, x.device)
         side.wait_stream(main)
         with torch.cuda.stream(side):
             for _ in range(self.warmup):

@@ -48,7 +48,7 @@ from .evaluate import loss_and_correct
 from .graphs import GraphedStep
 from .io import load_checkpoint, save_checkpoint
 from .nn import Net, build_model, set_conv_wgrad
-from .rand import cpu_generator, seed_value
+from .rand import cpu_generator, generator, seed_value
 from .records import HISTORY_KEYS
 from .regularize import backward_with_zeta, regularized_loss
 from .specs import TrainSpec
@@ -107,8 +107,9 @@ def _device_batches(x: Tensor, y: Tensor, spec: TrainSpec, gen: torch.Generator)
     The shuffle and every batch's augmentation are drawn up front from the CPU
     generator ``gen`` with the same calls in the same order as
     :func:`_host_batches`, so when nothing else draws from ``gen`` the batches
-    are identical. The draws move to the device once; the epoch is gathered
-    and augmented there in one pass (indexing only, so exact).
+    are identical. The draws move to the device once (in
+    :func:`cvgr.augment.apply`); the epoch is gathered and augmented there in
+    one pass (indexing only, so exact).
     """
     n, bs = len(x), spec.batch_size
     perm = torch.randperm(n, generator=gen)
@@ -116,8 +117,8 @@ def _device_batches(x: Tensor, y: Tensor, spec: TrainSpec, gen: torch.Generator)
     draws = [draw(min(bs, n - b * bs), aug, gen) for b in range(_n_batches(n, bs))] if aug else []
     perm = perm.to(x.device)
     xe, ye = x.index_select(0, perm), y.index_select(0, perm)
-    if aug is not None and draws:
-        xe = apply(xe, aug, Draws.cat(draws).to(x.device))
+    if draws:
+        xe = apply(xe, aug, Draws.cat(draws))
     for b in range(_n_batches(n, bs)):
         yield xe[b * bs:(b + 1) * bs], ye[b * bs:(b + 1) * bs]
 
@@ -137,7 +138,7 @@ class _Steps:
         params = [p for p in model.parameters() if p.requires_grad]
         self.spec = spec
         self.fn = lambda xb, yb, gen: train_step(model, opt, spec, xb, yb, gen, params)
-        self.noise = None if device.type == "cpu" else torch.Generator(device=device)
+        self.noise = None if device.type == "cpu" else generator(spec.seed, 0, device)  # reseeded per epoch
         self.graph = GraphedStep(self.fn, model, opt, self.noise) if graphed else None
         self.gen: torch.Generator | None = None
 
@@ -186,13 +187,16 @@ def _epoch_row(sums: Tensor, n_batches: int, model: nn.Module, test_x: Tensor, t
     return row
 
 
+#: What :func:`_check_finite` checks, in the order it reports the first bad one ("weight": the state tensors).
+_FINITE_ORDER = ("train_loss", "train_penalty", "weight", "train_acc", "zeta", "test_loss", "test_acc")
+
+
 def _check_finite(row: dict, spec: TrainSpec, epoch: int) -> None:
     """NumericalError (one line: model, epoch, what, the fix) if a metric or a weight is NaN or infinite."""
-    bad = next(((k, row[k]) for k in ("train_loss", "train_penalty") if not math.isfinite(row[k])), None)
-    if bad is None and row["nonfinite"] is not None:
-        bad = (f"weight {row['nonfinite']}", "non-finite")
-    bad = bad or next(((k, row[k]) for k in ("train_acc", "zeta", "test_loss", "test_acc")
-                       if not math.isfinite(row[k])), None)
+    weight = row["nonfinite"]
+    checks = [(f"weight {weight}", "non-finite", weight is None) if k == "weight"
+              else (k, row[k], math.isfinite(row[k])) for k in _FINITE_ORDER]
+    bad = next(((what, value) for what, value, ok in checks if not ok), None)
     if bad:
         raise NumericalError(
             f"{spec.name}: {bad[0]} became {bad[1]} in epoch {epoch + 1} "

@@ -40,3 +40,13 @@ def test_without_a_gpu_it_says_so_in_one_line_and_fails(tmp_path):
     res = _run("--data", str(tmp_path), timeout=120)
     assert res.returncode == 2
     assert res.stdout.strip().count("\n") == 0 and "sees no CUDA GPU" in res.stdout
+
+
+def test_a_data_folder_without_the_four_files_fails_fast_in_one_line(tmp_path):
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    res = _run("--device", "cpu", "--data", str(tmp_path), timeout=120)
+    assert res.returncode == 2
+    line = res.stdout.strip()
+    assert "\n" not in line and str(tmp_path) in line and "t10k-labels-idx1-ubyte.gz" in line
+    assert "tools/gpu_bundle.sh" in line and "--data" in line
+    assert "train-images-idx3-ubyte.gz" not in line and "[gpu-check]" not in res.stdout

@@ -16,8 +16,8 @@ slow-convolution A/B included). It prints one table (check, value,
 tolerance or target, pass/fail), writes ``gpu_check.md`` / ``.json`` and the
 benchmark block (``BENCHMARKS.md``, a copy of docs/BENCHMARKS.md with the
 ``bench-cuda`` section filled in) into ``--out`` (default ``$OUT``), and exits
-0 when every check passes, 1 otherwise. Without a GPU it says so in one line
-and exits 2.
+0 when every check passes, 1 otherwise. Without a GPU, or when ``--data``
+lacks one of the four ``*-ubyte.gz`` files, it says so in one line and exits 2.
 
 It needs only what a stock PyTorch GPU image has (torch, torchvision, numpy,
 h5py, tqdm, pytest, ...), no network, and imports neither snakemake nor
@@ -50,7 +50,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from cvgr import steps  # noqa: E402
 from cvgr.attacks import fgsm, nes_gradient, pgd  # noqa: E402
-from cvgr.data import load_split  # noqa: E402
+from cvgr.data import dataset_info, load_split  # noqa: E402
 from cvgr.device import set_determinism  # noqa: E402
 from cvgr.errors import CvgrError, NumericalError  # noqa: E402
 from cvgr.io import read_h5  # noqa: E402
@@ -431,6 +431,16 @@ def no_gpu_line() -> str:
             "run it on a machine with a GPU (docs/GPU.md)")
 
 
+def missing_data_line(folder: Path) -> str | None:
+    """One line naming ``folder`` and the fix when it lacks a Fashion-MNIST ``*-ubyte.gz`` file, else None."""
+    names = [Path(p).name + ".gz" for p in dataset_info("fmnist").raw_relpaths()]
+    missing = [n for n in names if not (folder / n).is_file()]
+    if not missing:
+        return None
+    return (f"gpu-check: {folder} lacks {', '.join(missing)}: run `bash tools/gpu_bundle.sh` (fills .gpu-data) "
+            "or pass --data <folder with the four Fashion-MNIST *-ubyte.gz files>")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="folder with the four Fashion-MNIST .gz files (and, in "
@@ -442,6 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.device == "cuda" and not torch.cuda.is_available():
         print(no_gpu_line())
+        return 2
+    if line := missing_data_line(Path(a.data)):
+        print(line)
         return 2
     start = time.perf_counter()
     wheels = use_wheels(Path(a.data))

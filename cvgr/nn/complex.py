@@ -196,24 +196,18 @@ class ComplexConv2d(_PhaseToMagnitude):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.padding, self.stride = kernel_size, padding, stride
-        self.wgrad = False  # differentiate through cvgr.nn.conv (see set_conv_wgrad)
+        self.wgrad = False  # with gradients enabled, differentiate through cvgr.nn.conv (see set_conv_wgrad)
         self._make_parameters((out_channels, in_channels, kernel_size, kernel_size),
                               in_channels * kernel_size * kernel_size, bias)
 
     def _block(self, inp: Tensor, weight: Tensor) -> Tensor:
-        if self.wgrad:
-            return conv.conv2d(inp, weight, None, self.stride, self.padding)
-        return F.conv2d(inp, weight, stride=self.stride, padding=self.padding)
+        return conv.maps(self.wgrad).conv(inp, weight, None, self.stride, self.padding)
 
     def _block_input_grad(self, grad: Tensor, weight: Tensor, shape: torch.Size) -> Tensor:
-        if self.wgrad:
-            return conv.conv2d_input(shape, weight, grad, self.stride, self.padding)
-        return torch.nn.grad.conv2d_input(shape, weight, grad, stride=self.stride, padding=self.padding)
+        return conv.maps(self.wgrad).input_grad(shape, weight, grad, self.stride, self.padding)
 
     def _block_weight_grad(self, inp: Tensor, grad: Tensor, shape: torch.Size) -> Tensor:
-        if self.wgrad:
-            return conv.conv2d_weight(inp, shape, grad, self.stride, self.padding)
-        return torch.nn.grad.conv2d_weight(inp, shape, grad, stride=self.stride, padding=self.padding)
+        return conv.maps(self.wgrad).weight_grad(inp, shape, grad, self.stride, self.padding)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -265,13 +259,4 @@ def set_mode(model: nn.Module, mode: str) -> Callable[[], None]:
     """Set the double-backprop mode of every complex layer; return a function restoring the old ones."""
     if mode not in MODES:
         raise ValueError(f"unknown double-backprop mode {mode!r}; choose one of {', '.join(MODES)}")
-    layers = [m for m in model.modules() if isinstance(m, _PhaseToMagnitude)]
-    old = [m.dbp_mode for m in layers]
-    for m in layers:
-        m.dbp_mode = mode
-
-    def restore() -> None:
-        for m, o in zip(layers, old):
-            m.dbp_mode = o
-
-    return restore
+    return conv.set_layers([m for m in model.modules() if isinstance(m, _PhaseToMagnitude)], "dbp_mode", mode)

@@ -39,7 +39,7 @@ results stay bit-identical to earlier versions.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -135,6 +135,33 @@ def conv2d_weight(x: Tensor, weight_shape: Sequence[int], grad: Tensor, stride: 
     return _ConvWeight.apply(x, grad, torch.Size(weight_shape), _pair(stride), _pair(padding))
 
 
+class Maps(NamedTuple):
+    """The three maps C, CT and CW of one implementation.
+
+    Called as ``conv(x, W, b, stride, padding)``, ``input_grad(x_shape, W, g, stride, padding)`` and
+    ``weight_grad(x, W_shape, g, stride, padding)``.
+    """
+
+    conv: Callable[..., Tensor]
+    input_grad: Callable[..., Tensor]
+    weight_grad: Callable[..., Tensor]
+
+
+#: PyTorch's maps and this module's: the same values, differentiated by PyTorch's rules or by C, CT and CW.
+TORCH_MAPS = Maps(F.conv2d, torch.nn.grad.conv2d_input, torch.nn.grad.conv2d_weight)
+WGRAD_MAPS = Maps(conv2d, conv2d_input, conv2d_weight)
+
+
+def uses_wgrad(wgrad: bool) -> bool:
+    """Whether a layer with flag ``wgrad`` runs this module's maps now: with gradients enabled only (same values)."""
+    return wgrad and torch.is_grad_enabled()
+
+
+def maps(wgrad: bool) -> Maps:
+    """:data:`WGRAD_MAPS` when :func:`uses_wgrad`, else :data:`TORCH_MAPS`."""
+    return WGRAD_MAPS if uses_wgrad(wgrad) else TORCH_MAPS
+
+
 class Conv2d(nn.Conv2d):
     """``nn.Conv2d`` (same parameters, state dict and values) that can differentiate through :func:`conv2d`.
 
@@ -151,7 +178,7 @@ class Conv2d(nn.Conv2d):
         self.wgrad = False
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.wgrad and torch.is_grad_enabled():
+        if uses_wgrad(self.wgrad):
             return conv2d(x, self.weight, self.bias, self.stride, self.padding)
         return super().forward(x)
 
@@ -163,13 +190,17 @@ def set_conv_wgrad(model: nn.Module, enabled: bool) -> Callable[[], None]:
     weight-gradient kernels (this module's docstring). Off: PyTorch's own
     derivative rules (bit-identical to cvgr before this switch existed).
     """
-    layers = [m for m in model.modules() if hasattr(m, "wgrad")]
-    old = [m.wgrad for m in layers]
+    return set_layers([m for m in model.modules() if hasattr(m, "wgrad")], "wgrad", bool(enabled))
+
+
+def set_layers(layers: list[nn.Module], name: str, value: object) -> Callable[[], None]:
+    """Set attribute ``name`` of every layer to ``value``; return a function restoring the old values."""
+    old = [getattr(m, name) for m in layers]
     for m in layers:
-        m.wgrad = bool(enabled)
+        setattr(m, name, value)
 
     def restore() -> None:
         for m, o in zip(layers, old):
-            m.wgrad = o
+            setattr(m, name, o)
 
     return restore
