@@ -22,7 +22,7 @@ reps), a ratio the median of per-round ratios.
   time (the first includes the capture).
 * **NES**: :func:`timing.worker_nes` with GPU-sized passes.
 
-:func:`targets` compares the results with issue 10's targets. Off a GPU
+:func:`targets` compares the results with the GPU targets of docs/GPU.md. Off a GPU
 (``--device cpu``, used by ``tools/gpu_check.py --device cpu`` to keep this
 code tested) graphs fall back to eager steps and memory is not measured.
 """
@@ -43,7 +43,7 @@ NES_SIZES_CUDA = (2048, 8192, 32768)
 
 @dataclass
 class Target:
-    """One target of issue 10: ``value`` must be <= (or >=) ``limit``."""
+    """One GPU target (docs/GPU.md): ``value`` must be <= (or >=) ``limit``."""
 
     name: str
     value: float
@@ -175,6 +175,6 @@ def section(a: argparse.Namespace, m: dict) -> str:
               "| net | best batch | inference images/s | NES queries/s | ratio |", "|---|---|---|---|---|"]
     lines += [f"| {n['field']} | {n['best_batch']} | {n['inference_images_per_s']:.0f} | "
               f"{n['nes_queries_per_s']:.0f} | {n['ratio']:.2f} |" for n in m["nes"]]
-    lines += ["", "Targets (issue 10):", "", "| target | measured | target | met |", "|---|---|---|---|"]
+    lines += ["", "Targets (docs/GPU.md):", "", "| target | measured | target | met |", "|---|---|---|---|"]
     lines += ["| " + " | ".join(t.row()) + " |" for t in targets(m)]
     return "\n".join(lines)

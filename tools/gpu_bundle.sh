@@ -2,7 +2,7 @@
 # Gather what the GPU machine lacks into .gpu-data/ (ignored by git): Fashion-MNIST's four raw .gz files
 # (30 MB) and the wheel of torchattacks (the audit); with --wheels also the wheels of Snakemake and of
 # Python-Markdown (the report's table pages) for CPython 3.12 (about 27 MB, for running the workflow
-# there). Everything must stay under the 64 MiB a device call may carry. Usage: bash tools/gpu_bundle.sh [--wheels]
+# there). It prints the bundle's size, for copying to a machine without network. Usage: bash tools/gpu_bundle.sh [--wheels]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.gpu-data
@@ -27,5 +27,4 @@ if [ "${1:-}" = "--wheels" ]; then
   python3 -m pip wheel -q --no-deps -w "$out/wheels" connection-pool==0.0.3   # published as a source only
 fi
 size=$(du -sm "$out" | cut -f1)
-echo "gpu bundle: $out holds $(ls "$out/wheels" | wc -l) wheels and the raw data, ${size} MiB (a call carries at most 64)"
-[ "$size" -lt 64 ] || { echo "gpu bundle: over 64 MiB, drop --wheels or some wheels" >&2; exit 1; }
+echo "gpu bundle: $out holds $(ls "$out/wheels" | wc -l) wheels and the raw data, ${size} MiB"

@@ -1,4 +1,4 @@
-"""The GPU check (issue 10): every stage on CUDA, CUDA against the CPU, determinism, graphs, the GPU benchmark.
+"""The GPU check: every stage on CUDA, CUDA against the CPU, determinism, graphs, the GPU benchmark.
 
     make gpu-check GPU_DATA=<folder with the four Fashion-MNIST .gz files>
     python3 tools/gpu_check.py --data <folder> [--out DIR]
