@@ -18,14 +18,15 @@ RUN_TIMEOUT_S = 1500  # one tiny workflow run
 
 
 def pytest_collection_modifyitems(config, items):
-    """Skip every test marked ``cuda`` on a machine without a CUDA GPU (the one place that decides it)."""
+    """Mark ``workflow`` every test that runs Snakemake (it asks for ``run_snakemake``); skip every test
+    marked ``cuda`` on a machine without a CUDA GPU. The one place that decides both."""
     import torch
 
-    if torch.cuda.is_available():
-        return
-    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    skip = None if torch.cuda.is_available() else pytest.mark.skip(reason="needs a CUDA GPU")
     for item in items:
-        if "cuda" in item.keywords:
+        if "run_snakemake" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.workflow)
+        if skip and "cuda" in item.keywords:
             item.add_marker(skip)
 
 
