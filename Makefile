@@ -1,5 +1,5 @@
 # The two commands of the README. Both set up a fresh Debian machine first (tools/setup.sh).
-.PHONY: setup run test bench gpu-check gpu-study
+.PHONY: setup run test test-fast bench gpu-check gpu-study
 
 setup:
 	bash tools/setup.sh
@@ -13,6 +13,10 @@ run: setup
 test:
 	bash tools/setup.sh --with-slurm
 	.venv/bin/python -m pytest -v --durations=15
+
+# The edit loop: every test that runs no Snakemake, no SLURM and no whole pipeline (about 2 minutes on 2 cores).
+test-fast: setup
+	.venv/bin/python -m pytest -q -m "not slow and not slurm and not workflow"
 
 bench: setup
 	.venv/bin/python bench/run.py

@@ -323,11 +323,15 @@ def read_h5(path: PathLike, required: Sequence[str] = (), keys: Sequence[str] | 
 # --------------------------------------------------------------------------- checkpoints
 
 def save_checkpoint(path: PathLike, obj: Mapping[str, Any]) -> None:
-    """``torch.save(obj)`` to ``path`` atomically."""
+    """``torch.save(obj)`` to ``path`` atomically, the same bytes for the same ``obj`` whatever the path.
+
+    Saved through an open file: given a path, torch names the archive's root folder after it, here the
+    random temporary name, so equal checkpoints would differ in bytes (and in every hash recording them).
+    """
     import torch  # imported here so table-only stages do not pay for torch
 
-    with atomic_output(path) as tmp:
-        torch.save(dict(obj), tmp)
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(dict(obj), fh)
 
 
 def _torch_reason(exc: BaseException) -> str:

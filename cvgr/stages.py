@@ -8,9 +8,12 @@ package's ``__init__`` counts only where it is imported itself (``from
 ..nn import Net`` imports ``nn/__init__.py``, which imports the layers), so
 ``steps/__init__.py`` importing every step does not tie the stages together.
 
-:func:`code_hash` digests those files. It is a Snakemake param of every rule
-and part of every result's provenance, so editing a module reruns exactly
-the stages that use it: editing ``steps/nes.py`` reruns NES, not training.
+:func:`code_hash` digests what those files do: a module's syntax tree
+without docstrings (comments and layout never reach the tree), a data file's
+bytes. It is a Snakemake param of every rule and part of every result's
+provenance, so changing a module's code reruns exactly the stages that use
+it (editing ``steps/nes.py`` reruns NES, not training), while fixing a
+docstring, a comment or the wrapping of a line reruns nothing.
 """
 from __future__ import annotations
 
@@ -95,18 +98,41 @@ def stage_modules(stage: str, package_dir: Path | None = None) -> list[str]:
     return sorted(seen | set(STAGE_ROOTS[stage]))
 
 
-def _sha256(path: Path) -> str:
+_DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    """``tree`` with each module, class and function docstring (a leading string statement) removed."""
+    for node in ast.walk(tree):
+        if isinstance(node, _DOCUMENTED) and node.body and isinstance(node.body[0], ast.Expr) \
+                and isinstance(node.body[0].value, ast.Constant) and isinstance(node.body[0].value.value, str):
+            node.body = node.body[1:] or [ast.Pass()]
+    return tree
+
+
+@functools.lru_cache(maxsize=None)
+def _tree_digest(source: str) -> str:
+    """sha256 of the module's normalised syntax tree: ``ast.dump`` without positions or docstrings."""
+    tree = _without_docstrings(ast.parse(source))
+    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+
+
+def _digest(path: Path) -> str:
+    """What a file contributes to a code hash: a module's normalised syntax tree, a data file's bytes."""
+    if path.suffix == ".py":
+        return _tree_digest(path.read_text())
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def code_hash(stage: str, package_dir: Path | None = None) -> str:
-    """sha256 over the lines ``"{path}\\t{sha256 of its bytes}\\n"`` of :func:`stage_modules`, sorted.
+    """sha256 over the lines ``"{path}\\t{digest}\\n"`` of :func:`stage_modules`, sorted.
 
-    A root module that does not exist contributes ``"{path}\\tabsent\\n"``.
+    The digest is a module's normalised syntax tree or a data file's bytes (:func:`_digest`); a root
+    module that does not exist contributes ``"{path}\\tabsent\\n"``.
     """
     package_dir = package_dir or PACKAGE_DIR
     digest = hashlib.sha256()
     for rel in stage_modules(stage, package_dir):
         file = package_dir / rel
-        digest.update(f"{rel}\t{_sha256(file) if file.is_file() else 'absent'}\n".encode())
+        digest.update(f"{rel}\t{_digest(file) if file.is_file() else 'absent'}\n".encode())
     return digest.hexdigest()

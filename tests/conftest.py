@@ -17,6 +17,19 @@ TEST_CONFIG = REPO / "configs" / "test.yaml"
 RUN_TIMEOUT_S = 1500  # one tiny workflow run
 
 
+def pytest_collection_modifyitems(config, items):
+    """Mark ``workflow`` every test that runs Snakemake (it asks for ``run_snakemake``); skip every test
+    marked ``cuda`` on a machine without a CUDA GPU. The one place that decides both."""
+    import torch
+
+    skip = None if torch.cuda.is_available() else pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "run_snakemake" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.workflow)
+        if skip and "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
     """``python -m snakemake -s <repo>/Snakefile --directory workdir *args``; stdout+stderr in ``.stdout``."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir), *args]

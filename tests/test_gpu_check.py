@@ -9,6 +9,8 @@ import torch
 
 from conftest import REPO
 
+pytestmark = pytest.mark.workflow  # runs Snakemake or the whole pipeline: not in make test-fast
+
 SCRIPT = REPO / "tools" / "gpu_check.py"
 
 

@@ -22,6 +22,8 @@ from conftest import SNAKEFILE, write_config
 from cvgr.io import read_h5
 from cvgr.modelfile import load_model
 
+pytestmark = pytest.mark.workflow  # runs Snakemake or the whole pipeline: not in make test-fast
+
 MODEL = "results/models/fmnist/real-std-s0"
 CKPT = "results/checkpoints/fmnist/real-std-s0.ckpt"
 LOG = "logs/train_model/fmnist/real-std-s0.log"

@@ -269,3 +269,12 @@ def test_sha256_file_matches_hashlib(tmp_path):
     path = tmp_path / "big.bin"
     path.write_bytes(os.urandom(3 * 1024 + 17))
     assert cio.sha256_file(path, chunk_size=1024) == sha(path)
+
+
+def test_equal_checkpoints_are_equal_bytes_wherever_they_are_saved(tmp_path):
+    """Content-addressed versions and the provenance hashes rely on it: no path or temp name inside."""
+    obj = {"state": {"w": torch.arange(6.0).reshape(2, 3)}, "spec": {"beta": 64}}
+    cio.save_checkpoint(tmp_path / "a.pt", obj)
+    cio.save_checkpoint(tmp_path / "sub" / "other-name.pt", obj)
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "sub" / "other-name.pt").read_bytes()
+    assert torch.equal(cio.load_checkpoint(tmp_path / "sub" / "other-name.pt")["state"]["w"], obj["state"]["w"])

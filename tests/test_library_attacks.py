@@ -18,7 +18,6 @@ from cvgr.vocab import AttackId
 
 torch.set_num_threads(1)
 EPS = 0.1
-CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 #: Cheap settings for the small CNNs: (name, options).
 CHEAP = [("apgd-ce", {"steps": 4}), ("apgd-dlr", {"steps": 4}), ("square", {"queries": 12})]
 
@@ -226,7 +225,6 @@ def test_attack_names_give_the_library_attacks():
 
 
 @pytest.mark.cuda
-@CUDA
 @pytest.mark.parametrize("name, options", CHEAP)
 def test_on_cuda_results_stay_on_the_gpu_repeat_and_leave_the_gpu_rng_alone(name, options, batch):
     x, y = (t.cuda() for t in batch)
@@ -239,7 +237,6 @@ def test_on_cuda_results_stay_on_the_gpu_repeat_and_leave_the_gpu_rng_alone(name
 
 
 @pytest.mark.cuda
-@CUDA
 def test_on_cuda_the_linear_case_reaches_the_known_robust_accuracy():
     case = linear_case()
     model, x, y = case.model.cuda(), case.x.cuda(), case.y.cuda()

@@ -5,7 +5,6 @@ import torch
 from cvgr.attacks import nes_gradient, pgd
 from cvgr.rand import SEED_STRIDE, cpu_generator, generator, noise, seed_value
 
-CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
 def test_seed_value_separates_seeds_and_streams():
@@ -33,7 +32,6 @@ def test_noise_matches_torch_draws_on_the_cpu():
 
 
 @pytest.mark.cuda
-@CUDA
 def test_cuda_generator_noise_stays_on_cuda_and_repeats():
     like = torch.zeros(3, 2, device="cuda")
     a = noise("normal", (3, 2), like, generator(0, 0, "cuda"))
@@ -42,7 +40,6 @@ def test_cuda_generator_noise_stays_on_cuda_and_repeats():
 
 
 @pytest.mark.cuda
-@CUDA
 def test_a_cpu_generator_gives_cuda_inputs_the_cpu_noise():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))

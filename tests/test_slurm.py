@@ -26,6 +26,8 @@ import yaml
 
 from slurm_cluster import SlurmCluster, slurm_cluster  # noqa: F401  (pytest fixture)
 
+pytestmark = pytest.mark.workflow  # runs Snakemake or the whole pipeline: not in make test-fast
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 TEST_CONFIG = REPO / "configs" / "test.yaml"

@@ -20,6 +20,8 @@ from conftest import REPO, write_config
 from cvgr.io import read_h5
 from cvgr.nn.architectures import build_model
 
+pytestmark = pytest.mark.workflow  # runs Snakemake or the whole pipeline: not in make test-fast
+
 torch.set_num_threads(1)
 
 CELL = "results/transfer/fmnist/real-gr64-s0/complex-std-s1.h5"
