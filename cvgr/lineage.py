@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import CorruptFileError, CvgrError
-from .io import (PathLike, _chain_lines, _describe, atomic_output, make_provenance, provenance_chain,
-                 read_provenance, sha256_file)
+from .io import (PathLike, _describe, atomic_output, make_provenance, provenance_chain, read_provenance,
+                 sha256_file)
 
 #: The sidecar of FILE is FILE + SUFFIX.
 SUFFIX = ".prov.json"
@@ -106,18 +106,42 @@ def record_lineage(smk: Any, sections: Sequence[str] = ()) -> None:
     write_sidecars(outputs, [str(i) for i in smk.input], config)
 
 
-def _own_status(path: PathLike, recorded: str) -> str:
-    now = sha256_file(path)
-    if now == recorded:
+def _status(path: str, recorded: str, now: dict[str, str]) -> str:
+    """'ok', 'missing' or 'CHANGED since it was used ...'; each file is hashed once per chain (``now``)."""
+    if path not in now:
+        now[path] = sha256_file(path) if os.path.isfile(path) else ""
+    if not now[path]:
+        return "missing"
+    if now[path] == recorded:
         return "ok"
-    return f"CHANGED since it was written (recorded sha256 {recorded[:12]}, now {now[:12]})"
+    return f"CHANGED since it was used (recorded sha256 {recorded[:12]}, now {now[path][:12]})"
+
+
+def _tree(prov: Mapping[str, Any], prefix: str, now: dict[str, str], shown: set[tuple[str, str]]) -> list[str]:
+    """One line per input, nested; an input already shown with the same sha256 is not expanded again."""
+    lines = []
+    inputs = prov.get("inputs") or []
+    for i, rec in enumerate(inputs):
+        last = i == len(inputs) - 1
+        line = f"{prefix}{'└── ' if last else '├── '}{rec['path']}  {_status(rec['path'], rec['sha256'], now)}"
+        sub = rec.get("provenance")
+        key = (rec["path"], rec["sha256"])
+        if sub:
+            line += f"  {_describe(sub)}" + ("  (inputs as above)" if key in shown else "")
+        lines.append(line)
+        if sub and key not in shown:
+            shown.add(key)
+            lines += _tree(sub, prefix + ("    " if last else "│   "), now, shown)
+    return lines
 
 
 def lineage_chain(path: PathLike) -> str:
     """The tree from any cvgr output back to the raw dataset files (:func:`cvgr.io.provenance_chain`).
 
     For a table or figure, the first line also says whether the file still has the sha256 its
-    sidecar recorded (``ok`` or ``CHANGED since it was written ...``).
+    sidecar recorded (``ok`` or ``CHANGED since it was written ...``). Its inputs share their own
+    inputs (every transfer cell reads the same data file), so a file is hashed once and its inputs
+    are listed where it first appears; later lines say ``(inputs as above)``.
     """
     if Path(path).suffix in (".h5", ".pt"):
         return provenance_chain(path)
@@ -128,6 +152,6 @@ def lineage_chain(path: PathLike) -> str:
         raise CvgrError(f"{os.fspath(path)} carries no cvgr provenance: cvgr's .h5 and .pt files hold it, and "
                         f"its tables and figures have a {sidecar(path).name} beside them (rerun snakemake to "
                         "write it)")
-    prov = record["provenance"]
-    head = f"{os.fspath(path)}  {_own_status(path, record['sha256'])}  {_describe(prov)}"
-    return "\n".join([head] + _chain_lines(prov, ""))
+    prov, now = record["provenance"], {}
+    own = _status(os.fspath(path), record["sha256"], now).replace("since it was used", "since it was written")
+    return "\n".join([f"{os.fspath(path)}  {own}  {_describe(prov)}"] + _tree(prov, "", now, set()))

@@ -88,3 +88,17 @@ def test_config_slice_takes_the_named_sections_of_the_chosen_datasets():
     assert config_slice(config, ["nes"]) == {"fmnist": {"nes": {"q": 8}}}  # mnist has no nes section
     assert config_slice(config, ["transfer", "betas"], ["fmnist"]) == \
         {"fmnist": {"transfer": {"eps": 0.16}, "betas": [0, 64]}}
+
+
+def test_a_shared_input_is_expanded_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("raw.bin").write_bytes(b"raw")
+    cio.write_h5("d.h5", {"x": np.arange(2)}, {}, cio.make_provenance("prepare", {}, ["raw.bin"]))
+    for name in ("r1.h5", "r2.h5"):  # two results of the same data file, like two transfer cells
+        cio.write_h5(name, {"x": np.arange(2)}, {}, cio.make_provenance("transfer", {"n": name}, ["d.h5"]))
+    Path("t.csv").write_text("x\n")
+    write_sidecars(["t.csv"], ["r1.h5", "r2.h5"], {"rule": "t"})
+    lines = [line.lstrip("├└─│ ") for line in lineage_chain("t.csv").splitlines()]
+    assert [line.split()[0] for line in lines] == ["t.csv", "r1.h5", "d.h5", "raw.bin", "r2.h5", "d.h5"]
+    assert lines[-1].endswith("(inputs as above)") and "[prepare]" in lines[-1]
+    assert not lines[2].endswith("(inputs as above)")
