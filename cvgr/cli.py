@@ -7,7 +7,7 @@
     cvgr whitebox --data ... --model ... --attack pgd10 --eps 0 0.1 0.2 0.3 --out wb.h5
     cvgr nes --data ... --model ... --eps 0.16 --steps 8 --queries 4000 --images 100 --out nes.h5
     cvgr show FILE          # what a result file holds
-    cvgr provenance FILE    # the chain of inputs back to the raw dataset files
+    cvgr provenance FILE    # the chain of inputs back to the raw dataset files (also of a table or figure)
 
 Every option that is also a config key takes its default and its checks from
 the same spec (cvgr.specs). Bad input prints one line starting with
@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         _option(p, NesSpec, f.name)
 
     for name, text in (("show", "print what a cvgr HDF5 or model file holds"),
-                       ("provenance", "print a result's chain of inputs back to the raw dataset files")):
+                       ("provenance", "print a result's, table's or figure's chain of inputs back to the raw dataset files")):
         sub.add_parser(name, help=text).add_argument("file")
     for name in ("attack", "whitebox", "nes"):
         _runtime(sub.choices[name])
@@ -219,8 +219,8 @@ def run(argv: Sequence[str] | None = None) -> None:
         if a.command == "show":
             _show(a.file)
         else:
-            from .io import provenance_chain
-            print(provenance_chain(a.file))
+            from .lineage import lineage_chain
+            print(lineage_chain(a.file))
         return
     from . import steps
     with _flags():

@@ -9,6 +9,8 @@ rule masking_table:
     output:
         csv=report("results/tables/masking.csv", caption="../report/masking.rst", category="Tables"),
         md="results/tables/masking.md",
+        csv_prov="results/tables/masking.csv.prov.json",
+        md_prov="results/tables/masking.md.prov.json",
     log:
         "logs/masking_table/all/masking_table.log",
     params:
@@ -25,6 +27,7 @@ rule masking_figure:
     output:
         report("results/figures/masking_{dataset}.png", caption="../report/masking_figure.rst",
                category="Figures", subcategory="{dataset}"),
+        "results/figures/masking_{dataset}.png.prov.json",
     log:
         "logs/masking_figure/{dataset}/masking_figure.log",
     params:

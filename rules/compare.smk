@@ -5,6 +5,8 @@ rule transfer_vs_paper:
     output:
         csv=report("results/tables/transfer_vs_paper.csv", caption="../report/vs_paper.rst", category="This run vs the paper"),
         md="results/tables/transfer_vs_paper.md",
+        csv_prov="results/tables/transfer_vs_paper.csv.prov.json",
+        md_prov="results/tables/transfer_vs_paper.md.prov.json",
     log:
         "logs/transfer_vs_paper/all/transfer_vs_paper.log",
     params:
@@ -21,6 +23,8 @@ rule nes_vs_paper:
     output:
         csv=report("results/tables/nes_vs_paper.csv", caption="../report/vs_paper.rst", category="This run vs the paper"),
         md="results/tables/nes_vs_paper.md",
+        csv_prov="results/tables/nes_vs_paper.csv.prov.json",
+        md_prov="results/tables/nes_vs_paper.md.prov.json",
     log:
         "logs/nes_vs_paper/all/nes_vs_paper.log",
     params:
@@ -37,6 +41,7 @@ rule paper_figure:
     output:
         report("results/figures/transfer_vs_paper.png", caption="../report/paper_figure.rst",
                category="This run vs the paper"),
+        "results/figures/transfer_vs_paper.png.prov.json",
     log:
         "logs/paper_figure/all/paper_figure.log",
     params:
@@ -55,6 +60,8 @@ rule claims_table:
     output:
         csv=report("results/tables/claims.csv", caption="../report/claims.rst", category="This run vs the paper"),
         md="results/tables/claims.md",
+        csv_prov="results/tables/claims.csv.prov.json",
+        md_prov="results/tables/claims.md.prov.json",
     log:
         "logs/claims_table/all/claims_table.log",
     params:

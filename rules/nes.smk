@@ -26,6 +26,8 @@ rule nes_table:
     output:
         csv=report("results/tables/nes.csv", caption="../report/nes.rst", category="Tables"),
         md="results/tables/nes.md",
+        csv_prov="results/tables/nes.csv.prov.json",
+        md_prov="results/tables/nes.md.prov.json",
     log:
         "logs/nes_table/all/nes_table.log",
     params:

@@ -4,6 +4,7 @@ rule whitebox_table:
         whitebox_files(),
     output:
         report("results/tables/whitebox.csv", caption="../report/whitebox_table.rst", category="Tables"),
+        "results/tables/whitebox.csv.prov.json",
     log:
         "logs/whitebox_table/all/whitebox_table.log",
     params:
@@ -19,6 +20,7 @@ rule training_table:
         history_files(),
     output:
         report("results/tables/training.csv", caption="../report/training.rst", category="Tables"),
+        "results/tables/training.csv.prov.json",
     log:
         "logs/training_table/all/training_table.log",
     params:
@@ -35,6 +37,7 @@ rule whitebox_figure:
     output:
         report("results/figures/whitebox_{dataset}.png", caption="../report/whitebox_figure.rst",
                category="Figures", subcategory="{dataset}"),
+        "results/figures/whitebox_{dataset}.png.prov.json",
     log:
         "logs/whitebox_figure/{dataset}/whitebox_figure.log",
     params:
@@ -51,6 +54,7 @@ rule zeta_figure:
     output:
         report("results/figures/zeta_{dataset}.png", caption="../report/zeta_figure.rst",
                category="Figures", subcategory="{dataset}"),
+        "results/figures/zeta_{dataset}.png.prov.json",
     log:
         "logs/zeta_figure/{dataset}/zeta_figure.log",
     params:
@@ -80,6 +84,7 @@ for _table, (_caption, _category) in PAGES.items():
             f"results/tables/{_table}.md",
         output:
             report(f"results/tables/{_table}.html", caption=f"../report/{_caption}", category=_category),
+            f"results/tables/{_table}.html.prov.json",
         log:
             f"logs/{_table}_page/all/{_table}_page.log",
         params:

@@ -24,6 +24,8 @@ rule transfer_table:
     output:
         csv=report("results/tables/transfer.csv", caption="../report/transfer.rst", category="Tables"),
         md="results/tables/transfer.md",
+        csv_prov="results/tables/transfer.csv.prov.json",
+        md_prov="results/tables/transfer.md.prov.json",
     log:
         "logs/transfer_table/all/transfer_table.log",
     params:

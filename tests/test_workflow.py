@@ -9,16 +9,22 @@ lists are derived by hand from the grid rules in cvgr/config.py's docstring.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from conftest import REPO, write_config
 from cvgr.io import read_h5
 from cvgr.nn.architectures import build_model
+from cvgr.stages import code_hash
 
 pytestmark = pytest.mark.workflow  # runs Snakemake or the whole pipeline: not in make test-fast
 
@@ -288,17 +294,103 @@ def test_report_shows_tables_and_figures(runs, run_snakemake):
         assert f"{table}.html" in html, table
 
 
+# ---------------------------------------------------------------- lineage of tables and figures
+RAW = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+       "t10k-labels-idx1-ubyte.gz"]
+
+
+def cvgr_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cvgr", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env=os.environ | {"PYTHONPATH": str(REPO)})
+
+
+def recorded_leaves(prov: dict) -> dict[str, str]:
+    """{path: recorded sha256} of the inputs at the bottom of a provenance record (files with no provenance)."""
+    leaves = {}
+    for rec in prov["inputs"]:
+        leaves.update(recorded_leaves(rec["provenance"]) if rec["provenance"] else {rec["path"]: rec["sha256"]})
+    return leaves
+
+
+@pytest.mark.slow
+def test_every_table_and_figure_records_its_lineage(runs, fmnist_raw):
+    root = runs[0]
+    made = [p for d in ("tables", "figures") for p in sorted((root / "results" / d).iterdir())
+            if not p.name.endswith(".prov.json")]
+    for path in made:
+        side = json.loads(Path(f"{path}.prov.json").read_text())
+        assert side["sha256"] == sha256(path), path.name
+        assert side["provenance"]["code_hash"] == code_hash("tables")
+        for rec in side["provenance"]["inputs"]:
+            assert rec["sha256"] == sha256(root / rec["path"]), (path.name, rec["path"])
+    transfer = json.loads((root / "results/tables/transfer.csv.prov.json").read_text())["provenance"]
+    config = yaml.safe_load((root / "config.yaml").read_text())["datasets"]["fmnist"]
+    assert transfer["config"]["datasets"] == {"fmnist": {"transfer": config["transfer"]}}
+    assert sorted(r["path"] for r in transfer["inputs"]) == \
+        sorted(f"results/transfer/fmnist/{s}/{t}.h5" for s in S0 for t in [s] + S1)
+    # down to Debian's raw files, whose recorded hashes are those of the files on disk
+    leaves = recorded_leaves(transfer)
+    for name in RAW:
+        assert leaves[str(fmnist_raw / name)] == sha256(fmnist_raw / name)
+
+
+@pytest.mark.slow
+def test_cvgr_provenance_follows_a_table_and_a_figure_to_the_raw_files(runs, fmnist_raw):
+    root = runs[0]
+    for target, via in (("results/tables/transfer.csv", CELL),
+                        ("results/tables/transfer.html", "results/tables/transfer.md"),
+                        ("results/figures/whitebox_fmnist.png", "results/whitebox/fmnist/pgd2/real-std-s0.h5")):
+        res = cvgr_cli(root, "provenance", target)
+        assert res.returncode == 0, res.stderr
+        lines = res.stdout.splitlines()
+        assert lines[0].startswith(f"{target}  ok  [tables] code {code_hash('tables')[:8]}"), lines[0]
+        assert any(f"{via}  ok" in line for line in lines), target
+        assert "results/data/fmnist.h5  ok" in res.stdout
+        for name in RAW:
+            assert f"{fmnist_raw / name}  ok" in res.stdout, (target, name)
+        assert "CHANGED" not in res.stdout and "missing" not in res.stdout
+
+
+@pytest.mark.slow
+def test_cvgr_provenance_reports_a_tampered_table(runs, tmp_path):
+    root = runs[0]
+    for sub in ("transfer", "adv", "models", "data"):  # the run's results, with the table and its sidecar copied
+        (tmp_path / "results").mkdir(exist_ok=True)
+        (tmp_path / "results" / sub).symlink_to(root / "results" / sub)
+    (tmp_path / "results/tables").mkdir()
+    table = (root / "results/tables/transfer.csv").read_text()
+    (tmp_path / "results/tables/transfer.csv").write_text(table.replace(",", ";", 1))
+    side = root / "results/tables/transfer.csv.prov.json"
+    (tmp_path / "results/tables/transfer.csv.prov.json").write_bytes(side.read_bytes())
+    res = cvgr_cli(tmp_path, "provenance", "results/tables/transfer.csv")
+    head = res.stdout.splitlines()[0]
+    assert "CHANGED since it was written" in head
+    assert json.loads(side.read_text())["sha256"][:12] in head  # recorded, then the tampered file's
+    assert sha256(tmp_path / "results/tables/transfer.csv")[:12] in head
+    (tmp_path / "results/tables/other.csv").write_text(table)  # a table without a sidecar
+    res = cvgr_cli(tmp_path, "provenance", "results/tables/other.csv")
+    assert res.returncode == 1
+    assert res.stderr.startswith("cvgr error: results/tables/other.csv carries no cvgr provenance")
+
+
 # ---------------------------------------------------------------- determinism and reruns
 @pytest.mark.slow
 def test_tables_identical_across_runs_and_cores(runs):
     a, b = runs
     names = sorted(p.name for p in (a / "results/tables").iterdir())
-    assert names == sorted([f"{t}.{x}" for t in ("claims", "masking", "nes", "nes_vs_paper", "transfer",
-                                                  "transfer_vs_paper") for x in ("csv", "md", "html")]
-                           + ["training.csv", "whitebox.csv"])
+    tables = [f"{t}.{x}" for t in ("claims", "masking", "nes", "nes_vs_paper", "transfer", "transfer_vs_paper")
+              for x in ("csv", "md", "html")] + ["training.csv", "whitebox.csv"]
+    assert names == sorted(tables + [f"{t}.prov.json" for t in tables])  # each with its provenance sidecar
     assert names == sorted(p.name for p in (b / "results/tables").iterdir())
-    for name in names:
+    for name in tables:
         assert (a / "results/tables" / name).read_bytes() == (b / "results/tables" / name).read_bytes(), name
+    for name in tables:  # the sidecars agree on all but the hashes of inputs made from model files
+        side_a, side_b = (json.loads((r / f"results/tables/{name}.prov.json").read_text()) for r in runs)
+        assert side_a["sha256"] == side_b["sha256"] == sha256(a / "results/tables" / name)
+        for key in ("code_hash", "config", "config_hash"):
+            assert side_a["provenance"][key] == side_b["provenance"][key], (name, key)
+        paths_a, paths_b = ([i["path"] for i in side["provenance"]["inputs"]] for side in (side_a, side_b))
+        assert paths_a == paths_b, name
 
 
 @pytest.mark.slow

@@ -26,5 +26,7 @@ if [ "${1:-}" = "--wheels" ]; then
     throttler traitlets typing-inspection urllib3 wrapt yte markdown
   python3 -m pip wheel -q --no-deps -w "$out/wheels" connection-pool==0.0.3   # published as a source only
 fi
+# Each pipe in an assignment of its own, so that set -e with pipefail stops on a failed du or ls.
 size=$(du -sm "$out" | cut -f1)
-echo "gpu bundle: $out holds $(ls "$out/wheels" | wc -l) wheels and the raw data, ${size} MiB"
+wheels=$(ls "$out/wheels" | wc -l)
+echo "gpu bundle: $out holds $wheels wheels and the raw data, ${size} MiB"
