@@ -33,7 +33,7 @@ STAGE_ROOTS: dict[str, tuple[str, ...]] = {
     "transfer": ("steps/transfer.py",),
     "whitebox": ("steps/whitebox.py",),
     "nes": ("steps/nes.py",),
-    "tables": ("tables.py", "plots.py", "masking_table.py", "comparison.py", "pages.py",
+    "tables": ("tables.py", "plots.py", "masking_table.py", "comparison.py", "pages.py", "lineage.py",
                "reference/paper_results.csv"),
 }
 

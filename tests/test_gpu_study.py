@@ -4,9 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import REPO, TEST_CONFIG, snakemake
+
+pytestmark = pytest.mark.workflow  # runs Snakemake: not in make test-fast
 
 
 def test_a_failing_study_exits_with_snakemakes_status(tmp_path):
