@@ -1,5 +1,5 @@
 # The two commands of the README. Both set up a fresh Debian machine first (tools/setup.sh).
-.PHONY: setup run test bench gpu-check gpu-study
+.PHONY: setup run test bench gpu-check gpu-study snapshot pull
 
 setup:
 	bash tools/setup.sh
@@ -13,6 +13,15 @@ run: setup
 test:
 	bash tools/setup.sh --with-slurm
 	.venv/bin/python -m pytest -v --durations=15
+
+# Versions of results/ (docs/VERSIONS.md): record the results of CONFIG as a snapshot commit and push them to
+# the DVC remote; bring back the snapshot of the checked-out commit (from the DVC cache or the remote).
+CONFIG ?= config.yaml
+snapshot: setup
+	.venv/bin/python -m cvgr snapshot --configfile $(CONFIG)
+
+pull: setup
+	.venv/bin/python -m cvgr restore
 
 bench: setup
 	.venv/bin/python bench/run.py
