@@ -162,7 +162,8 @@ def _version_commands(sub: Any) -> None:
     p.add_argument("-m", "--message", help="the commit message (default: names the config and the file count)")
     p.add_argument("--no-push", action="store_true", help="keep the files in the local DVC cache only")
     p = sub.add_parser("restore", help="bring back the results/ of a snapshot, up to date for Snakemake")
-    p.add_argument("rev", nargs="?", default="HEAD", help="a git revision holding a snapshot (default HEAD)")
+    p.add_argument("rev", nargs="?", help="a git revision holding a snapshot (default HEAD)")
+    p.add_argument("--configfile", help="instead of REV: the newest snapshot made with this config (as it is now)")
     p.add_argument("--force", action="store_true", help="overwrite local results that no snapshot recorded")
     p = sub.add_parser("diff", help="files, retrained models and table cells that changed between two snapshots")
     p.add_argument("rev_a", help="the old snapshot's git revision")
@@ -236,7 +237,10 @@ def _versions(a: argparse.Namespace) -> None:
     if a.command == "snapshot":
         print(snapshot.snapshot(".", a.configfile, a.message, push=not a.no_push))
     elif a.command == "restore":
-        print(snapshot.restore(".", a.rev, force=a.force))
+        if a.rev and a.configfile:
+            raise CvgrError("cvgr restore takes a revision or --configfile, not both: drop one")
+        rev = snapshot.latest_for_config(snapshot.repo_root("."), a.configfile) if a.configfile else a.rev
+        print(snapshot.restore(".", rev or "HEAD", force=a.force))
     else:
         print(versions_diff.format_diff(versions_diff.diff(".", a.rev_a, a.rev_b)))
 

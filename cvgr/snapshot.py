@@ -13,6 +13,7 @@ Safety rules:
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,13 @@ def _drop_corrupt(odb: Any, tree: dict[str, str]) -> list[str]:
     return corrupt
 
 
+def _absent_folder(repo: Any) -> bool:
+    """Whether the default remote is a local folder that does not exist."""
+    name = repo.config["core"].get("remote")
+    url = repo.config["remote"].get(name, {}).get("url", "") if name else ""
+    return bool(url) and "://" not in url and not os.path.isdir(os.path.expanduser(url))
+
+
 def _fetch(repo: Any, snap: Snapshot) -> dict[str, str]:
     """Bring every file of ``snap`` into the local cache, checked; its ``{path: md5}``.
 
@@ -129,10 +137,16 @@ def _fetch(repo: Any, snap: Snapshot) -> dict[str, str]:
         tree = _tree(odb, snap.listing)
     remote = _remote_text(repo)
     if tree is None:
-        raise CvgrError(f"the file list of snapshot {snap.short} is neither in the local cache nor on DVC remote "
-                        f"{remote}: check that the remote exists and is reachable, or point it at the one the "
-                        "snapshot was pushed to (`dvc remote modify --local default url URL`)")
+        where = "does not exist" if _absent_folder(repo) else "lacks it or is unreachable"
+        raise CvgrError(f"the file list of snapshot {snap.short} is not in the local cache and the DVC remote "
+                        f"{remote} {where}: point the remote at the folder or URL the snapshot was pushed to "
+                        "(`dvc remote modify --local default url URL`). Nothing in results/ was changed")
     missing = sorted(p for p, m in tree.items() if not odb.exists(m))
+    healed = f" (DVC's md5 check found the cached copy of {_listed(corrupt)} corrupt and removed it)" if corrupt else ""
+    if missing and _absent_folder(repo):
+        raise CvgrError(f"{len(missing)} files of snapshot {snap.short} are not in the local cache{healed} and the "
+                        f"DVC remote {remote} does not exist: point the remote at the folder or URL the snapshot was "
+                        "pushed to (`dvc remote modify --local default url URL`). Nothing in results/ was changed")
     if missing:
         remote_odb = repo.cloud.get_remote_odb()
         bad = [p for p in missing if remote_odb.exists(tree[p])]
@@ -140,10 +154,21 @@ def _fetch(repo: Any, snap: Snapshot) -> dict[str, str]:
                 f"are missing from remote {remote} ({_listed(missing)})")
         fix = ("push a good copy from a clone that has one (`dvc push`), or rerun the workflow" if bad else
                "check the remote's URL, or push them from the clone that made the snapshot (`dvc push`)")
-        healed = f"; the local cache's corrupt copies of {_listed(corrupt)} were removed" if corrupt else ""
         raise CvgrError(f"{len(missing)} files of snapshot {snap.short} {what}{healed}: {fix}. "
                         "Nothing in results/ was changed")
     return tree
+
+
+def latest_for_config(root: Path, configfile: str) -> str:
+    """The newest snapshot commit made with this content of ``configfile`` and this checkout's stage code."""
+    cfg = _config_path(root, configfile)
+    digest = hashlib.sha256((root / cfg).read_bytes()).hexdigest()
+    for commit in snapshot_commits(root):
+        snap = read_snapshot(root, commit)
+        if snap.config_sha256 == digest and not stale_stages(root, snap):
+            return commit
+    raise CvgrError(f"no snapshot holds results of {cfg} as it is now with this code: run the workflow "
+                    f"(snakemake --cores all --configfile {cfg}), or restore a revision (git log -- {POINTER})")
 
 
 def restore(start: str | os.PathLike, rev: str = "HEAD", force: bool = False) -> str:

@@ -109,6 +109,8 @@ def read_snapshot(root: Path, rev: str) -> Snapshot:
     """The snapshot recorded at ``rev``; a CvgrError where that commit holds none."""
     commit = resolve(root, rev)
     pointer, record = show(root, commit, POINTER), show(root, commit, RECORD)
+    if pointer is not None:  # the commit that recorded it (rev may be a later commit that kept it)
+        commit = git(root, "log", "-1", "--format=%H", commit, "--", POINTER).strip() or commit
     if pointer is None or record is None:
         latest = snapshot_commits(root, 1)
         hint = f" (latest: {latest[0][:10]})" if latest else " (there is none yet: `cvgr snapshot` records one)"
@@ -152,16 +154,17 @@ def _remote_text(repo: Any, name: str | None = None) -> str:
 def _translate(err: Exception, repo: Any | None) -> CvgrError:
     """A DVC exception as one line naming the problem and the fix."""
     from dvc.config import NoRemoteError, RemoteNotFoundError
-    from dvc.exceptions import CheckoutError, DownloadError, LockError, NotDvcRepoError, UploadError
+    from dvc.exceptions import CheckoutError, DownloadError, NotDvcRepoError, UploadError
+    from dvc.lock import LockError
     msg = " ".join(str(err).split())
-    remote = _remote_text(repo) if repo is not None else "the remote"
+    remote = f" {_remote_text(repo)}" if repo is not None else ""
     if isinstance(err, (NoRemoteError, RemoteNotFoundError)):
         return CvgrError(f"no usable DVC remote: {msg}. Set one: `dvc remote add -d NAME URL` ({DOCS})")
     if isinstance(err, UploadError):
-        return CvgrError(f"could not push to DVC remote {remote}: {msg}. Check that the remote is reachable and "
+        return CvgrError(f"could not push to the DVC remote{remote}: {msg}. Check that the remote is reachable and "
                          f"writable, or point it elsewhere: `dvc remote modify --local default url URL`")
     if isinstance(err, DownloadError):
-        return CvgrError(f"could not fetch from DVC remote {remote}: {msg}. Check that the remote is reachable, "
+        return CvgrError(f"could not fetch from the DVC remote{remote}: {msg}. Check that the remote is reachable, "
                          f"or point it elsewhere: `dvc remote modify --local default url URL`")
     if isinstance(err, LockError):
         return CvgrError(f"DVC is busy in this repository ({msg}): wait for the other dvc or cvgr command to end")
@@ -170,7 +173,7 @@ def _translate(err: Exception, repo: Any | None) -> CvgrError:
     if isinstance(err, NotDvcRepoError):
         return CvgrError(f"not a DVC repository ({msg}): run the command in a clone of the project")
     if isinstance(err, OSError):
-        return CvgrError(f"DVC storage error: {msg}. Check the remote {remote} and the disk, then rerun")
+        return CvgrError(f"DVC storage error: {msg}. Check the DVC remote{remote} and the disk, then rerun")
     return CvgrError(f"DVC: {msg} ({DOCS})")
 
 
@@ -180,7 +183,8 @@ def dvc_repo(root: Path, rev: str | None = None) -> Iterator[Any]:
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
     repo = None
-    logging.getLogger("dvc").setLevel(logging.ERROR)  # cvgr reports what DVC only warns about (missing files)
+    for name in ("dvc", "dvc_data", "dvc_objects"):  # cvgr reports what DVC only warns about (missing files)
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         with Repo(str(root), rev=rev) as repo:
             repo.scm_context.quiet = True  # cvgr commits the pointer itself: no "git add" hint

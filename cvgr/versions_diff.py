@@ -7,7 +7,8 @@ Three parts:
 - the models retrained: changed, added or removed ``results/models/*/*.pt``;
 - the table cells that changed, for every ``results/tables/*.csv`` in both
   snapshots. Rows are matched by the table's key columns (:data:`ROW_KEYS`;
-  by position for a table not listed there or lacking a key column). For a
+  by position for a table not listed there or lacking a key column); a row
+  that only one version has is one change of column ``(row)``. For a
   changed cell: old and new value as written, ``difference = new - old``
   where both are numbers, and where the table gives the cell a 95% interval
   (:data:`INTERVALS`) whether the new value lies outside the old version's
@@ -51,12 +52,13 @@ INTERVALS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 TABLES = f"{RESULTS}/tables/"
+ROW = "(row)"  #: the column of a change that adds or removes a whole row
 MODELS = f"{RESULTS}/models/"
 
 
 @dataclasses.dataclass(frozen=True)
 class CellChange:
-    """One changed cell: ``new`` replaces ``old`` (either '' where the row is new or gone)."""
+    """One changed cell: ``new`` replaces ``old`` (column ``(row)``: 'present' / '' for a row added or removed)."""
 
     table: str
     row: str
@@ -109,13 +111,17 @@ def table_changes(table: str, old_text: str, new_text: str) -> list[CellChange]:
     changes = []
     for label in list(old) + [k for k in new if k not in old]:
         a, b = old.get(label, {}), new.get(label, {})
+        if not a or not b:  # a row only one version has: one line, not one per cell
+            changes.append(CellChange(table, label, ROW, "" if not a else "present", "" if not b else "present",
+                                      None, None))
+            continue
         for column in list(a) + [c for c in b if c not in a]:
             x, y = a.get(column, ""), b.get(column, "")
             if x == y:
                 continue
             nx, ny = _number(x), _number(y)
             diff = ny - nx if nx is not None and ny is not None else None
-            changes.append(CellChange(table, label, column, x, y, diff, _beyond(table, column, a, y) if a else None))
+            changes.append(CellChange(table, label, column, x, y, diff, _beyond(table, column, a, y)))
     return changes
 
 
