@@ -221,16 +221,17 @@ def holding_snapshot(path: str | os.PathLike) -> str | None:
     None where ``path`` is not in a DVC clone of the project or not under results/. Looks only at
     snapshots whose file list is in the local cache (no network).
     """
+    real = os.path.realpath(path)
     try:
-        root = repo_root(os.path.dirname(os.path.abspath(path)) or ".")
+        root = repo_root(os.path.dirname(real))
     except CvgrError:
         return None
-    rel = Path(os.path.abspath(path)).relative_to(root).as_posix()
+    rel = os.path.relpath(real, root.resolve()).replace(os.sep, "/")
     if not rel.startswith(RESULTS + "/"):
         return None
     from dvc_data.hashfile.hash import hash_file
     with dvc_repo(root) as repo:
-        md5 = hash_file(os.path.abspath(path), repo.fs, "md5", repo.state)[1].value
+        md5 = hash_file(real, repo.fs, "md5", repo.state)[1].value
         for commit in snapshot_commits(root):
             pointer = show(root, commit, POINTER)
             tree = _tree(repo.cache.local, yaml.safe_load(pointer)["outs"][0]["md5"]) if pointer else None
