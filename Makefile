@@ -1,5 +1,5 @@
 # The two commands of the README. Both set up a fresh Debian machine first (tools/setup.sh).
-.PHONY: setup run test test-fast bench gpu-check gpu-study
+.PHONY: setup run test test-fast bench gpu-check gpu-study snapshot pull
 
 setup:
 	bash tools/setup.sh
@@ -17,6 +17,15 @@ test:
 # The edit loop: every test that runs no Snakemake, no SLURM and no whole pipeline (about 2 minutes on 2 cores).
 test-fast: setup
 	.venv/bin/python -m pytest -q -m "not slow and not slurm and not workflow"
+
+# Versions of results/ (docs/VERSIONS.md): record the results of CONFIG as a snapshot commit and push them to
+# the DVC remote; bring back the snapshot of the checked-out commit (from the DVC cache or the remote).
+CONFIG ?= config.yaml
+snapshot: setup
+	.venv/bin/python -m cvgr snapshot --configfile $(CONFIG)
+
+pull: setup
+	.venv/bin/python -m cvgr restore
 
 bench: setup
 	.venv/bin/python bench/run.py

@@ -8,6 +8,9 @@
     cvgr nes --data ... --model ... --eps 0.16 --steps 8 --queries 4000 --images 100 --out nes.h5
     cvgr show FILE          # what a result file holds
     cvgr provenance FILE    # the chain of inputs back to the raw dataset files (also of a table or figure)
+    cvgr snapshot --configfile config.yaml   # record results/ (DVC) as a git commit; push to the remote
+    cvgr restore [REV] [--force]             # bring back the results/ of a snapshot, up to date for Snakemake
+    cvgr diff REV_A REV_B                    # files, retrained models and table cells that changed
 
 Every option that is also a config key takes its default and its checks from
 the same spec (cvgr.specs). Bad input prints one line starting with
@@ -148,7 +151,23 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(name, help=text).add_argument("file")
     for name in ("attack", "whitebox", "nes"):
         _runtime(sub.choices[name])
+    _version_commands(sub)
     return ap
+
+
+def _version_commands(sub: Any) -> None:
+    """snapshot / restore / diff (cvgr.snapshot, cvgr.versions_diff; docs/VERSIONS.md)."""
+    p = sub.add_parser("snapshot", help="record results/ with DVC as a git commit and push it to the DVC remote")
+    p.add_argument("--configfile", default="config.yaml", help="the config the results were made with")
+    p.add_argument("-m", "--message", help="the commit message (default: names the config and the file count)")
+    p.add_argument("--no-push", action="store_true", help="keep the files in the local DVC cache only")
+    p = sub.add_parser("restore", help="bring back the results/ of a snapshot, up to date for Snakemake")
+    p.add_argument("rev", nargs="?", help="a git revision holding a snapshot (default HEAD)")
+    p.add_argument("--configfile", help="instead of REV: the newest snapshot made with this config (as it is now)")
+    p.add_argument("--force", action="store_true", help="overwrite local results that no snapshot recorded")
+    p = sub.add_parser("diff", help="files, retrained models and table cells that changed between two snapshots")
+    p.add_argument("rev_a", help="the old snapshot's git revision")
+    p.add_argument("rev_b", help="the new snapshot's git revision")
 
 
 _SEED = Rule(lo=0)
@@ -213,6 +232,19 @@ def _show(path: str) -> None:
         print(f"  {k}: {v.dtype} {tuple(v.shape)}{summary}")
 
 
+def _versions(a: argparse.Namespace) -> None:
+    from . import snapshot, versions_diff
+    if a.command == "snapshot":
+        print(snapshot.snapshot(".", a.configfile, a.message, push=not a.no_push))
+    elif a.command == "restore":
+        if a.rev and a.configfile:
+            raise CvgrError("cvgr restore takes a revision or --configfile, not both: drop one")
+        rev = snapshot.latest_for_config(snapshot.repo_root("."), a.configfile) if a.configfile else a.rev
+        print(snapshot.restore(".", rev or "HEAD", force=a.force))
+    else:
+        print(versions_diff.format_diff(versions_diff.diff(".", a.rev_a, a.rev_b)))
+
+
 def run(argv: Sequence[str] | None = None) -> None:
     a = build_parser().parse_args(argv)
     if a.command in ("show", "provenance"):
@@ -220,8 +252,13 @@ def run(argv: Sequence[str] | None = None) -> None:
             _show(a.file)
         else:
             from .lineage import lineage_chain
+            from .snapshot import holding_snapshot
             print(lineage_chain(a.file))
+            if (line := holding_snapshot(a.file)) is not None:
+                print(line)
         return
+    if a.command in ("snapshot", "restore", "diff"):
+        return _versions(a)
     from . import steps
     with _flags():
         runtime = Runtime(**_values(a, Runtime))
