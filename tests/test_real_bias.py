@@ -145,3 +145,14 @@ def test_unknown_option_is_refused_naming_the_key():
         TrainSpec.of("real", real_bias="both")
     with pytest.raises(ValueError, match="real_bias"):
         build_model("small_cnn", "real", real_bias="both")
+
+
+def test_training_builds_the_net_the_spec_names():
+    from conftest import quadrant_images
+
+    from cvgr.train import train
+    x, y = quadrant_images(64)
+    spec = TrainSpec.of("real", dataset="check", epochs=1, batch_size=32, real_bias="authors", augment=False)
+    model = train(spec, x, y, x[:16], y[:16], device="cpu", progress=False, log=lambda m: None)[0]
+    assert model.real_bias == "authors" and model.body[0].double_bias and model.body[3].double_bias
+    assert TrainSpec.of("real").real_bias == "cvgr"  # the default
