@@ -57,6 +57,7 @@ import numpy as np
 
 from .claims import CONTRADICTED, HOLDS, UNRESOLVED
 from .errors import CvgrError
+from .records import TrainingHistory, WhiteboxCurve
 from .settings import SpecError
 from .stats import LEVEL
 from .vocab import FIELDS
@@ -134,6 +135,31 @@ def worst_case(outcomes: Sequence[Sequence[int]]) -> np.ndarray:
     if arr.ndim != 2 or arr.shape[0] == 0:
         raise CvgrError("worst_case needs one 0/1 outcome list per attack, all on the same images")
     return arr.min(axis=0)
+
+
+def points_from_records(histories: Sequence[TrainingHistory], curves: Sequence[WhiteboxCurve],
+                        eps: float) -> list[ModelPoint]:
+    """One :class:`ModelPoint` per std or G.R. model: clean accuracy from its history, robust correctness the
+    :func:`worst_case` of its curves at ``eps`` (every model must have been run under the same attacks)."""
+    by_model: dict[str, dict[str, np.ndarray]] = {}
+    for c in curves:
+        by_model.setdefault(c.model.name, {})[c.attack.name] = c.at(eps).astype(np.uint8)
+    attacks = {name: sorted(runs) for name, runs in by_model.items()}
+    points = []
+    for h in histories:
+        if h.model.defense == "adv":
+            continue
+        name = h.model.name
+        if name not in by_model:
+            raise CvgrError(f"{name}: no attack results at eps {eps:g}; run the audit's attacks on every "
+                            "model of the frontier")
+        first = next(iter(attacks.values()))
+        if attacks[name] != first:
+            raise CvgrError(f"{name} was attacked with {', '.join(attacks[name])}, other models with "
+                            f"{', '.join(first)}: the worst case needs the same attacks for every model")
+        points.append(ModelPoint(h.model.field, h.model.beta, h.model.seed, h.clean_acc,
+                                 worst_case(list(by_model[name].values()))))
+    return points
 
 
 def pareto(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -95,3 +95,33 @@ def test_inputs_are_checked():
 
 def test_worst_case_is_correct_under_every_attack():
     assert worst_case([[1, 1, 0, 1], [1, 0, 0, 1], [1, 1, 1, 0]]).tolist() == [1, 0, 0, 0]
+
+
+def test_points_from_records_take_the_worst_case_of_the_attacks_at_eps():
+    from cvgr.frontier import points_from_records
+    from cvgr.records import HISTORY_KEYS, TrainingHistory, WhiteboxCurve
+    from cvgr.specs import WhiteboxSpec
+    from cvgr.vocab import ModelId
+
+    def history(name: str, acc: float) -> TrainingHistory:
+        hist = {k: np.zeros(1) for k in HISTORY_KEYS}
+        hist["test_acc"] = np.array([acc])
+        return TrainingHistory(dataset="fmnist", model=ModelId.parse(name), arch="small_cnn", mode="paper",
+                               epochs=1, train_size=10, eval_images=10, history=hist)
+
+    def curve(name: str, attack: str, rows: list[list[int]]) -> WhiteboxCurve:
+        spec = WhiteboxSpec.for_attack(attack, eps=(0.16, 0.3), images=4)
+        return WhiteboxCurve(dataset="fmnist", model=ModelId.parse(name), spec=spec,
+                             correct=np.array(rows, dtype=np.uint8), labels=np.zeros(4, dtype=np.int64))
+
+    hists = [history("real-gr64-s0", 74.5), history("real-adv0.2-s0", 68.0)]
+    curves = [curve("real-gr64-s0", "pgd4", [[1, 1, 0, 1], [0, 0, 0, 0]]),
+              curve("real-gr64-s0", "square", [[1, 0, 1, 1], [0, 0, 0, 0]])]
+    (point,) = points_from_records(hists, curves, 0.16)  # the adversarially trained model is no frontier point
+    assert (point.field, point.beta, point.seed, point.clean) == ("real", 64.0, 0, 74.5)
+    assert point.robust.tolist() == [1, 0, 0, 1]
+    with pytest.raises(CvgrError, match="real-std-s0: no attack results at eps 0.16"):
+        points_from_records(hists + [history("real-std-s0", 81.0)], curves, 0.16)
+    with pytest.raises(CvgrError, match="same attacks for every model"):
+        points_from_records(hists + [history("real-std-s0", 81.0)],
+                            curves + [curve("real-std-s0", "pgd4", [[1, 1, 1, 1], [0, 0, 0, 0]])], 0.16)
