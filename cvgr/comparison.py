@@ -190,7 +190,7 @@ def _claims_markdown(rows: Sequence[ClaimRow]) -> str:
     lines.append("\nThe claims:\n")
     lines += [f"- **{cid}**: {text}" for cid, text in dict((r.claim, r.statement) for r in rows).items()]
     lines.append("\nWhat each row tests, and its evidence:\n")
-    lines += [f"- {r.claim}, {r.scope}, {r.reading}: tests whether {r.tests}. Evidence: {r.evidence}" for r in rows]
+    lines += [f"- {r.claim}, {r.scope}, {r.reading}: tests whether {r.tests}; evidence: {r.evidence}" for r in rows]
     return "\n".join(lines) + "\n"
 
 
