@@ -1,11 +1,10 @@
-"""Verdicts on the paper's claims and the paper-vs-measured comparison, from plain measured inputs.
+"""Verdicts on the paper's claims, from plain measured inputs (the paper-vs-measured rows: :mod:`cvgr.comparison`).
 
 Pure functions: no file I/O. The inputs are
 
 * :class:`ModelRecord`: one trained model (dataset, field, defense, beta,
-  seed), its clean test accuracy as ``correct`` of ``n`` images, and its
-  zeta (the caller passes the final epoch's or the epoch mean; the claim is
-  about either);
+  seed), its clean test accuracy as ``correct`` of ``n`` images, its final
+  zeta and, when known, its per-epoch zeta curve;
 * :class:`Cell`: one attacked accuracy, ``correct`` of ``n`` images, keyed
   like a row of :mod:`cvgr.paper` (table ``transfer`` or ``nes``, dataset,
   source field/defense and target for transfer, field and defense of the
@@ -13,8 +12,19 @@ Pure functions: no file I/O. The inputs are
 
 Each claim is a statement about a *difference* ``D`` (in percentage points
 for accuracies, in zeta units for zeta) that the paper says is positive.
-:func:`claims_table` returns one :class:`ClaimRow` per claim and scope with
-the estimate of ``D``, a 95 % interval and a verdict:
+Where a claim can be read in more than one way, each reading is its own row:
+
+* ``clean-accuracy``: *drop from std*, ``D = (R-std - R-G.R.) - (C-std -
+  C-G.R.)``, and *absolute at equal beta*, ``D = C-G.R. - R-G.R.``; the two
+  can disagree (a complex std net that is more accurate can lose more and
+  still end higher).
+* ``zeta`` ("stays higher during training"): *per-epoch curve*, the mean over
+  epochs of the per-seed difference of the two zeta curves
+  (:func:`cvgr.stats.curve_difference_ci`), and *last epoch*.
+
+:func:`claims_table` returns one :class:`ClaimRow` per claim, scope and
+reading, with a sentence saying what it tests, the estimate of ``D``, a 95 %
+interval and a verdict:
 
 * ``holds``: the interval lies above 0;
 * ``contradicted``: the interval lies below 0;
@@ -55,7 +65,8 @@ different models.
   independent, so the ``D_s`` are too.
 
 zeta has no binomial interval. With the same >= 2 seeds for both fields the
-t interval over seeds is used. Otherwise there is no interval: the verdict is
+t interval over seeds is used (for the curve reading: of each seed's mean
+over epochs of the difference). Otherwise there is no interval: the verdict is
 ``not resolved at this sample size`` unless the caller passes
 ``zeta_margin`` and ``|D|`` exceeds it, in which case the sign of ``D``
 decides. cvgr sets no margin by default: one run says nothing about the
@@ -69,8 +80,9 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Sequence
 
 from .errors import CvgrError
-from .paper import CLAIMS, ORDERINGS, TABLES, TARGETS, Keyed, PaperResult
-from .stats import LEVEL, binomial_ci, mean_ci
+from .paper import CLAIMS, ORDERINGS, TABLES, TARGETS, Keyed
+from .stats import LEVEL, mean_ci, mover_interval, paired_interval
+from .stats import newcombe_phi  # noqa: F401  (re-exported, with mover_interval and paired_interval)
 from .vocab import DEFENSES, FIELDS
 
 HOLDS, CONTRADICTED, UNRESOLVED = "holds", "contradicted", "not resolved at this sample size"
@@ -91,9 +103,12 @@ class ModelRecord:
     correct: int
     n: int
     zeta: float
+    #: zeta of each epoch, first to last (empty: not known; the curve reading then has no row).
+    zeta_curve: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         _check_names(f"model {self.field}-{self.defense}-s{self.seed}", field=self.field, defense=self.defense)
+        object.__setattr__(self, "zeta_curve", tuple(float(z) for z in self.zeta_curve))
         _check_counts(f"model {self.field}-{self.defense}-s{self.seed}", self.correct, self.n)
 
 
@@ -134,27 +149,14 @@ class ClaimRow:
     claim: str
     statement: str
     scope: str
+    reading: str
+    tests: str
     evidence: str
     estimate: float
     low: float | None
     high: float | None
     method: str
     verdict: str
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A paper number beside the measured one (percent); ``low, high``: Clopper-Pearson interval of the measurement."""
-
-    key: tuple[str | None, ...]
-    paper: float | None
-    measured: float | None
-    difference: float | None
-    low: float | None
-    high: float | None
-    correct: int | None
-    n: int | None
-    runs: int
 
 
 def _check_names(what: str, *, field: str | None, defense: str | None) -> None:
@@ -190,71 +192,6 @@ class _Runs:
         return f"{self.label} {100 * c / n:.1f}% ({c}/{n}{runs})"
 
 
-def mover_interval(parts: Sequence[tuple[int, int, int]], level: float = LEVEL) -> tuple[float, float, float]:
-    """``(D, L, U)`` for ``D = sum_i c_i k_i / n_i`` over ``parts = [(c_i, k_i, n_i)]`` (fractions).
-
-    MOVER with Clopper-Pearson limits (:func:`cvgr.stats.binomial_ci`); for
-    two parts ``(+1, -1)`` this is Newcombe's construction of an interval for
-    a difference of independent proportions.
-    """
-    est, low_sq, high_sq = 0.0, 0.0, 0.0
-    for c, k, n in parts:
-        p = k / n
-        lo, hi = binomial_ci(k, n, level)
-        a, b = sorted((c * lo, c * hi))
-        est += c * p
-        low_sq += (c * p - a) ** 2
-        high_sq += (b - c * p) ** 2
-    return est, est - math.sqrt(low_sq), est + math.sqrt(high_sq)
-
-
-def newcombe_phi(a: int, b: int, c: int, d: int) -> float:
-    """The continuity-corrected correlation of a paired 2x2 table (Newcombe 1998, method 10).
-
-    ``a``: both correct, ``b``: only the first, ``c``: only the second,
-    ``d``: neither; ``n = a + b + c + d`` and ``A = a d - b c``. The
-    numerator is ``A - n/2`` if ``A > n/2``, 0 if ``0 <= A <= n/2`` and ``A``
-    if ``A < 0``; ``phi = numerator / sqrt((a+b)(c+d)(a+c)(b+d))``, 0 when a
-    margin is empty.
-    """
-    n, cross = a + b + c + d, a * d - b * c
-    numerator = cross - n / 2 if cross > n / 2 else 0.0 if cross >= 0 else float(cross)
-    denominator = math.sqrt((a + b) * (c + d) * (a + c) * (b + d))
-    return numerator / denominator if denominator else 0.0
-
-
-def paired_interval(better: Sequence[int], worse: Sequence[int],
-                    level: float = LEVEL) -> tuple[float, float, float]:
-    """``(D, L, U)`` for ``D = p1 - p2`` of two 0/1 outcome lists on the same images (fractions).
-
-    Newcombe's (1998) method 10 for paired proportions, with the
-    Clopper-Pearson limits ``(l_i, u_i)`` of :func:`cvgr.stats.binomial_ci`
-    (Newcombe uses Wilson's) and the images' continuity-corrected correlation
-    ``phi`` of :func:`newcombe_phi`::
-
-        L = D - sqrt((p1 - l1)^2 - 2 phi (p1 - l1)(u2 - p2) + (u2 - p2)^2)
-        U = D + sqrt((u1 - p1)^2 - 2 phi (u1 - p1)(p2 - l2) + (p2 - l2)^2)
-
-    With ``phi = 0`` this is the independent MOVER of :func:`mover_interval`;
-    accuracies on the same images are usually positively correlated, and the
-    interval is then narrower.
-    """
-    if len(better) != len(worse) or not better:
-        raise CvgrError(f"paired outcomes need the same images: got {len(better)} and {len(worse)}")
-    n = len(better)
-    a = sum(1 for x, y in zip(better, worse) if x and y)
-    b = sum(1 for x, y in zip(better, worse) if x and not y)
-    c = sum(1 for x, y in zip(better, worse) if not x and y)
-    d = n - a - b - c
-    p1, p2 = (a + b) / n, (a + c) / n
-    (l1, u1), (l2, u2) = binomial_ci(a + b, n, level), binomial_ci(a + c, n, level)
-    phi = newcombe_phi(a, b, c, d)
-    est = p1 - p2
-    low = est - math.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
-    high = est + math.sqrt(max(0.0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2))
-    return est, low, high
-
-
 def _accuracy_difference(groups: Sequence[_Runs], coefs: Sequence[int],
                          level: float) -> tuple[float, float, float, str]:
     """Estimate, low, high (percentage points) and method for ``sum_i c_i acc_i``."""
@@ -275,17 +212,25 @@ def _verdict(low: float | None, high: float | None) -> str:
     return HOLDS if low > 0 else CONTRADICTED if high < 0 else UNRESOLVED
 
 
-def _row(claim: str, scope: str, evidence: str, est: float, lo: float | None, hi: float | None,
-         method: str, verdict: str | None = None) -> ClaimRow:
-    return ClaimRow(claim, _TEXT[claim], scope, evidence, est, lo, hi, method,
+@dataclass(frozen=True)
+class _Reading:
+    """Which reading of a claim a row scores (a short name) and, in words, what it tests."""
+
+    name: str
+    tests: str
+
+
+def _row(claim: str, scope: str, reading: _Reading, evidence: str, est: float, lo: float | None,
+         hi: float | None, method: str, verdict: str | None = None) -> ClaimRow:
+    return ClaimRow(claim, _TEXT[claim], scope, reading.name, reading.tests, evidence, est, lo, hi, method,
                     _verdict(lo, hi) if verdict is None else verdict)
 
 
-def _accuracy_row(claim: str, scope: str, groups: Sequence[_Runs], coefs: Sequence[int], level: float,
-                  evidence: Callable[[float], str] | None = None) -> ClaimRow:
+def _accuracy_row(claim: str, scope: str, reading: _Reading, groups: Sequence[_Runs], coefs: Sequence[int],
+                  level: float, evidence: Callable[[float], str] | None = None) -> ClaimRow:
     est, lo, hi, method = _accuracy_difference(groups, coefs, level)
     text = evidence(est) if evidence else f"{groups[0].text()} vs {groups[1].text()}; difference {est:+.1f} pp"
-    return _row(claim, scope, text, est, lo, hi, method)
+    return _row(claim, scope, reading, text, est, lo, hi, method)
 
 
 # ---------------------------------------------------------------- grouping
@@ -321,59 +266,8 @@ def _label(field: str, defense: str) -> str:
 # ---------------------------------------------------------------- the claims
 
 
-def _clean_accuracy_rows(models: Sequence[ModelRecord], level: float) -> list[ClaimRow]:
-    """``D = (acc R-std - acc R-gr) - (acc C-std - acc C-gr)`` per dataset and beta > 0: C's drop is smaller."""
-    by = _models_by(models)
-    rows = []
-    for dataset, beta in sorted({(d, b) for (d, _, defense, b) in by if defense == "gr"}):
-        keys = [(dataset, "real", "std", 0.0), (dataset, "real", "gr", beta),
-                (dataset, "complex", "std", 0.0), (dataset, "complex", "gr", beta)]
-        if not all(k in by for k in keys):
-            continue
-        groups = [_runs_of(by[k], _label(k[1], k[2]), f"{dataset} {k[1]}-{k[2]} beta {k[3]:g}") for k in keys]
-
-        def evidence(est: float, g=groups) -> str:
-            drops = [100 * (g[i].pooled[0] / g[i].pooled[1] - g[i + 1].pooled[0] / g[i + 1].pooled[1])
-                     for i in (0, 2)]
-            return (f"clean-accuracy drop std -> G.R.: R {drops[0]:.1f} pp ({g[0].text()}, {g[1].text()}), "
-                    f"C {drops[1]:.1f} pp ({g[2].text()}, {g[3].text()}); R's drop minus C's {est:+.1f} pp")
-
-        rows.append(_accuracy_row("clean-accuracy", f"{dataset}, beta {beta:g}", groups, (1, -1, -1, 1), level,
-                                  evidence))
-    return rows
-
-
-def _zeta_rows(models: Sequence[ModelRecord], level: float, margin: float | None) -> list[ClaimRow]:
-    """``D = zeta C-gr - zeta R-gr`` per dataset and beta > 0."""
-    by = _models_by(models)
-    rows = []
-    for dataset, beta in sorted({(d, b) for (d, _, defense, b) in by if defense == "gr"}):
-        real, cplx = by.get((dataset, "real", "gr", beta)), by.get((dataset, "complex", "gr", beta))
-        if not real or not cplx:
-            continue
-        zr, zc = {m.seed: m.zeta for m in real}, {m.seed: m.zeta for m in cplx}
-        est = math.fsum(zc.values()) / len(zc) - math.fsum(zr.values()) / len(zr)
-        evidence = (f"zeta C-G.R. {_values(zc)}, R-G.R. {_values(zr)}; difference of means {est:+.3f}")
-        scope = f"{dataset}, beta {beta:g}"
-        if set(zr) == set(zc) and len(zr) >= 2:
-            diffs = [zc[s] - zr[s] for s in sorted(zr)]
-            lo, hi = mean_ci(diffs, level)
-            rows.append(_row("zeta", scope, evidence, est, lo, hi, f"t over {len(diffs)} seeds"))
-        elif margin is not None and abs(est) > margin:
-            rows.append(_row("zeta", scope, evidence, est, None, None, f"no interval; |difference| > margin {margin:g}",
-                             HOLDS if est > 0 else CONTRADICTED))
-        else:
-            reason = "no interval: needs the same >= 2 seeds for both fields"
-            rows.append(_row("zeta", scope, evidence, est, None, None, reason, UNRESOLVED))
-    return rows
-
-
-def _values(by_seed: dict[int, float]) -> str:
-    return "[" + ", ".join(f"s{s}: {v:.3f}" for s, v in sorted(by_seed.items())) + "]"
-
-
-def _pair_row(claim: str, scope: str, cells: dict[tuple, list[Cell]], better: tuple, worse: tuple,
-              level: float, extra: Callable[[], str] | None = None) -> ClaimRow | None:
+def _pair_row(claim: str, scope: str, reading: _Reading, cells: dict[tuple, list[Cell]], better: tuple,
+              worse: tuple, level: float, extra: Callable[[], str] | None = None) -> ClaimRow | None:
     """``D = acc(better) - acc(worse)`` for two cell keys, or ``None`` if either was not measured."""
     if better not in cells or worse not in cells:
         return None
@@ -383,10 +277,10 @@ def _pair_row(claim: str, scope: str, cells: dict[tuple, list[Cell]], better: tu
             len(pair[0][0].outcomes) == len(pair[1][0].outcomes):
         est, lo, hi = paired_interval(pair[0][0].outcomes, pair[1][0].outcomes, level)
         text = f"{groups[0].text()} vs {groups[1].text()} on the same images; difference {100 * est:+.1f} pp"
-        row = _row(claim, scope, text, 100 * est, 100 * lo, 100 * hi,
+        row = _row(claim, scope, reading, text, 100 * est, 100 * lo, 100 * hi,
                    "paired (Newcombe 10), Clopper-Pearson over test images")
     else:
-        row = _accuracy_row(claim, scope, groups, (1, -1), level)
+        row = _accuracy_row(claim, scope, reading, groups, (1, -1), level)
     if extra is not None:
         row = replace(row, evidence=f"{row.evidence}; {extra()}")
     return row
@@ -396,13 +290,27 @@ def _transfer_key(dataset: str, source: tuple[str, str], target: tuple[str, str]
     return ("transfer", dataset, *source, "second", *target)
 
 
+_FGSM_SELF = _Reading("white-box FGSM", "C-G.R. is more accurate than R-G.R. under FGSM on its own gradients "
+                     "(the transfer table's Self cells): D = acc C-G.R. - acc R-G.R., pp")
+_NES_GR = _Reading("NES", "C-G.R. is more accurate than R-G.R. under the NES query attack: "
+                   "D = acc C-G.R. - acc R-G.R., pp")
+_TRANSFER_C = _Reading("transfer targets", "on this source's FGSM examples the C-G.R. target is more accurate "
+                       "than the R-G.R. target: D = acc C-G.R. - acc R-G.R., pp")
+_NES_DEFENDS = {f: _Reading("NES", f"under NES the {f} G.R. net is more accurate than the {f} std net: "
+                            f"D = acc {_SHORT[f]}-G.R. - acc {_SHORT[f]}-Std., pp") for f in FIELDS}
+_TRANSFER_GR = {f: _Reading("transfer targets", f"on this source's FGSM examples the {f} G.R. target is more "
+                            f"accurate than the {f} std target: D = acc {_SHORT[f]}-G.R. - acc {_SHORT[f]}-Std., pp")
+                for f in FIELDS}
+
+
 def _robustness_rows(cells: dict[tuple, list[Cell]], level: float) -> list[ClaimRow]:
     """White-box FGSM (the transfer table's Self cells of G.R. sources) and NES: ``acc C-gr - acc R-gr``."""
     rows = []
     datasets = sorted({k[1] for k in cells})
     for dataset in datasets:
         own = [("transfer", dataset, f, "gr", "self", f, "gr") for f in ("complex", "real")]
-        row = _pair_row("robustness", f"{dataset}, white-box FGSM (transfer table, Self)", cells, *own, level)
+        row = _pair_row("robustness", f"{dataset}, white-box FGSM (transfer table, Self)", _FGSM_SELF, cells,
+                        *own, level)
         rows += [row] if row else []
         nes = [("nes", dataset, None, None, None, f, "gr") for f in ("complex", "real")]
         adv = ("nes", dataset, None, None, None, "real", "adv")
@@ -416,7 +324,7 @@ def _robustness_rows(cells: dict[tuple, list[Cell]], level: float) -> list[Claim
             k, n = adv_runs.pooled
             return f"R-adv {100 * k / n:.1f}%: gap to C-G.R. {est:+.1f} pp [{lo:+.1f}, {hi:+.1f}]"
 
-        row = _pair_row("robustness", f"{dataset}, NES", cells, *nes, level, gap)
+        row = _pair_row("robustness", f"{dataset}, NES", _NES_GR, cells, *nes, level, gap)
         rows += [row] if row else []
     return rows
 
@@ -427,19 +335,19 @@ def _ordering_rows(cells: dict[tuple, list[Cell]], level: float) -> list[ClaimRo
     for dataset in sorted({k[1] for k in cells}):
         for source in [(f, d) for f in FIELDS for d in ("std", "gr")]:
             name = f"{dataset}, source {_label(*source)}"
-            rows.append(_pair_row("transfer-complex-gr-target", name, cells,
+            rows.append(_pair_row("transfer-complex-gr-target", name, _TRANSFER_C, cells,
                                   _transfer_key(dataset, source, ("complex", "gr")),
                                   _transfer_key(dataset, source, ("real", "gr")), level))
             for field in FIELDS:
-                rows.append(_pair_row("transfer-gr-target", f"{name}, {field} targets", cells,
+                rows.append(_pair_row("transfer-gr-target", f"{name}, {field} targets", _TRANSFER_GR[field], cells,
                                       _transfer_key(dataset, source, (field, "gr")),
                                       _transfer_key(dataset, source, (field, "std")), level))
         nes = lambda f, d: ("nes", dataset, None, None, None, f, d)  # noqa: E731
-        rows.append(_pair_row("nes-complex-gr", f"{dataset}, NES", cells, nes("complex", "gr"), nes("real", "gr"),
-                              level))
+        rows.append(_pair_row("nes-complex-gr", f"{dataset}, NES", _NES_GR, cells, nes("complex", "gr"),
+                              nes("real", "gr"), level))
         for field in FIELDS:
-            rows.append(_pair_row("nes-gr-defends", f"{dataset}, NES, {field}", cells, nes(field, "gr"),
-                                  nes(field, "std"), level))
+            rows.append(_pair_row("nes-gr-defends", f"{dataset}, NES, {field}", _NES_DEFENDS[field], cells,
+                                  nes(field, "gr"), nes(field, "std"), level))
     return [r for r in rows if r is not None]
 
 
@@ -449,38 +357,8 @@ def claims_table(models: Sequence[ModelRecord], cells: Sequence[Cell], *, level:
 
     A claim whose models or cells were not measured gives no row.
     """
+    from .claims_training import clean_accuracy_rows, zeta_rows  # that module builds on this one
+
     grouped = _cells_by(cells)
-    return (_clean_accuracy_rows(models, level) + _zeta_rows(models, level, zeta_margin)
+    return (clean_accuracy_rows(models, level) + zeta_rows(models, level, zeta_margin)
             + _robustness_rows(grouped, level) + _ordering_rows(grouped, level))
-
-
-# ---------------------------------------------------------------- paper vs measured
-
-
-def paper_vs_measured(paper: Iterable[PaperResult], cells: Iterable[Cell], *,
-                      level: float = LEVEL) -> list[Comparison]:
-    """One :class:`Comparison` per paper row (file order), then one per measured key the paper lacks.
-
-    ``measured = 100 k / n`` with the counts of all runs of the key added
-    (``runs`` says how many); ``difference = measured - paper`` (percentage
-    points); ``low, high``: the Clopper-Pearson interval of the measurement.
-    """
-    grouped = _cells_by(list(cells))
-    out, seen = [], set()
-    for row in paper:
-        seen.add(row.key)
-        out.append(_comparison(row.key, row.accuracy, grouped.get(row.key, []), level))
-    for key, measured in grouped.items():
-        if key not in seen:
-            out.append(_comparison(key, None, measured, level))
-    return out
-
-
-def _comparison(key: tuple, paper: float | None, measured: Sequence[Cell], level: float) -> Comparison:
-    if not measured:
-        return Comparison(key, paper, None, None, None, None, None, None, 0)
-    k, n = sum(c.correct for c in measured), sum(c.n for c in measured)
-    lo, hi = binomial_ci(k, n, level)
-    value = 100 * k / n
-    diff = None if paper is None else value - paper
-    return Comparison(key, paper, value, diff, 100 * lo, 100 * hi, k, n, len(measured))

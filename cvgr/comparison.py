@@ -21,16 +21,19 @@ seed's copies) and the NES models enter; what the paper did not measure
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
-from .claims import Cell, ClaimRow, Comparison, ModelRecord, claims_table, paper_vs_measured
+from .claims import Cell, ClaimRow, ModelRecord, _cells_by, claims_table
 from .paper import KEY_COLUMNS, PaperResult, load_paper_results
 from .records import NesResult, TrainingHistory, TransferCell
+from .stats import LEVEL, binomial_ci
 from .tables import ACC_FMT, markdown_table, read_records, transfer_table_cells, write_atomic, write_csv
 from .vocab import DATASET_LABELS, FIELD_LETTERS
 
-CLAIM_COLUMNS = ("claim", "scope", "verdict", "estimate", "low", "high", "method", "evidence", "statement")
+CLAIM_COLUMNS = ("claim", "scope", "reading", "verdict", "estimate", "low", "high", "method", "tests", "evidence",
+                 "statement")
 
 
 # ----------------------------------------------------------------------------- records -> plain inputs
@@ -51,12 +54,57 @@ def nes_cells(records: Iterable[NesResult]) -> list[Cell]:
 
 
 def model_records(histories: Iterable[TrainingHistory]) -> list[ModelRecord]:
-    """Trained models' clean accuracy (counts over the evaluation images) and final zeta."""
+    """Trained models' clean accuracy (counts over the evaluation images), final zeta and per-epoch zeta."""
     return [ModelRecord(h.dataset, h.model.field, h.model.defense, h.model.beta, h.model.seed, h.clean_correct,
-                        h.eval_images, h.final_zeta) for h in histories]
+                        h.eval_images, h.final_zeta, tuple(float(z) for z in h.history["zeta"]))
+            for h in histories]
 
 
 # ----------------------------------------------------------------------------- paper vs measured
+
+@dataclass(frozen=True)
+class Comparison:
+    """A paper number beside the measured one (percent); ``low, high``: Clopper-Pearson interval of the measurement."""
+
+    key: tuple[str | None, ...]
+    paper: float | None
+    measured: float | None
+    difference: float | None
+    low: float | None
+    high: float | None
+    correct: int | None
+    n: int | None
+    runs: int
+
+
+def paper_vs_measured(paper: Iterable[PaperResult], cells: Iterable[Cell], *,
+                      level: float = LEVEL) -> list[Comparison]:
+    """One :class:`Comparison` per paper row (file order), then one per measured key the paper lacks.
+
+    ``measured = 100 k / n`` with the counts of all runs of the key added
+    (``runs`` says how many); ``difference = measured - paper`` (percentage
+    points); ``low, high``: the Clopper-Pearson interval of the measurement.
+    """
+    grouped = _cells_by(list(cells))
+    out, seen = [], set()
+    for row in paper:
+        seen.add(row.key)
+        out.append(_comparison(row.key, row.accuracy, grouped.get(row.key, []), level))
+    for key, measured in grouped.items():
+        if key not in seen:
+            out.append(_comparison(key, None, measured, level))
+    return out
+
+
+def _comparison(key: tuple, paper: float | None, measured: Sequence[Cell], level: float) -> Comparison:
+    if not measured:
+        return Comparison(key, paper, None, None, None, None, None, None, 0)
+    k, n = sum(c.correct for c in measured), sum(c.n for c in measured)
+    lo, hi = binomial_ci(k, n, level)
+    value = 100 * k / n
+    diff = None if paper is None else value - paper
+    return Comparison(key, paper, value, diff, 100 * lo, 100 * hi, k, n, len(measured))
+
 
 def _cell_label(key: tuple) -> dict[str, str]:
     row = dict(zip(KEY_COLUMNS, key))
@@ -136,13 +184,13 @@ def _claims_markdown(rows: Sequence[ClaimRow]) -> str:
              "accuracies are on the same images) or, where every model type was trained with the same two or more "
              "seeds, Student's t over seeds. Verdict: holds (interval "
              "above 0), contradicted (below 0), not resolved at this sample size (contains 0, or no interval).\n"]
-    table = [[r.claim, r.scope, r.verdict, f"{r.estimate:+.3g}",
+    table = [[r.claim, r.scope, r.reading, r.verdict, f"{r.estimate:+.3g}",
               "\u2014" if r.low is None else f"{r.low:+.3g} to {r.high:+.3g}", r.method] for r in rows]
-    lines.append(markdown_table(["claim", "scope", "verdict", "D", "95% interval", "interval"], table))
+    lines.append(markdown_table(["claim", "scope", "reading", "verdict", "D", "95% interval", "interval"], table))
     lines.append("\nThe claims:\n")
     lines += [f"- **{cid}**: {text}" for cid, text in dict((r.claim, r.statement) for r in rows).items()]
-    lines.append("\nEvidence:\n")
-    lines += [f"- {r.claim}, {r.scope}: {r.evidence}" for r in rows]
+    lines.append("\nWhat each row tests, and its evidence:\n")
+    lines += [f"- {r.claim}, {r.scope}, {r.reading}: tests whether {r.tests}; evidence: {r.evidence}" for r in rows]
     return "\n".join(lines) + "\n"
 
 

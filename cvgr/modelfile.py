@@ -1,7 +1,8 @@
 """Model files: ``{model}.pt`` = a torch.save'd dict with the architecture and weights.
 
-Keys: ``arch``, ``field``, ``in_shape``, ``num_classes``, ``dataset``,
-``model`` (its name), ``state_dict`` and ``provenance``. Loading rebuilds the
+Keys: ``arch``, ``field``, ``in_shape``, ``real_bias``, ``num_classes``,
+``dataset``, ``model`` (its name), ``state_dict`` and ``provenance``
+(``real_bias`` absent: a file from before that option, read as ``cvgr``). Loading rebuilds the
 architecture from these keys and refuses weights that do not fit it, and
 :func:`check_fits` refuses data the model was not built for, both before any
 work is done.
@@ -17,7 +18,7 @@ import torch
 from .errors import CorruptFileError, ShapeMismatchError
 from .io import load_checkpoint, save_checkpoint
 from .nn import Net, build_model
-from .vocab import ModelId
+from .vocab import REAL_BIASES, ModelId
 
 _KEYS = ("arch", "field", "in_shape", "num_classes", "dataset", "model", "state_dict")
 
@@ -33,7 +34,7 @@ class ModelInfo:
 def save_model(path: str | Path, net: Net, *, dataset: str, model: ModelId, provenance: dict[str, Any]) -> None:
     """Write ``net`` atomically with what is needed to rebuild it."""
     save_checkpoint(path, {
-        "arch": net.arch, "field": net.field, "in_shape": list(net.in_shape),
+        "arch": net.arch, "field": net.field, "in_shape": list(net.in_shape), "real_bias": net.real_bias,
         "num_classes": int(net.body[-1].out_features), "dataset": dataset, "model": model.name,
         "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
         "provenance": provenance,
@@ -50,7 +51,12 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Ne
         model = ModelId.parse(str(state["model"]))
     except ValueError as err:
         raise CorruptFileError(str(path), str(err)) from None
-    net = build_model(state["arch"], state["field"], tuple(state["in_shape"]), int(state["num_classes"]))
+    # Files written before the real-bias option have no key; their nets are the `cvgr` biases.
+    real_bias = str(state.get("real_bias", "cvgr"))
+    if real_bias not in REAL_BIASES:
+        raise CorruptFileError(str(path), f"unknown real_bias {real_bias!r} (known: {', '.join(REAL_BIASES)})")
+    net = build_model(state["arch"], state["field"], tuple(state["in_shape"]), int(state["num_classes"]),
+                      real_bias=real_bias)
     try:
         net.load_state_dict(state["state_dict"])
     except RuntimeError as err:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from .settings import Spec, check_value, rule_of, setting, shared_fields
-from .vocab import ARCHITECTURES, DATASETS, DEVICES, FIELDS, MODES, NES_SCORES, AttackId, ModelId
+from .vocab import ARCHITECTURES, DATASETS, DEVICES, FIELDS, MODES, NES_SCORES, REAL_BIASES, AttackId, ModelId
 
 #: The white-box grid of the 28x28 tasks: 0 to 0.3 in steps of 0.02.
 GRID_28 = tuple(round(0.02 * i, 2) for i in range(16))
@@ -63,6 +63,10 @@ class Training(Spec):
     augment: bool = setting(True, doc="apply the dataset's augmentation (docs/METHOD.md)")
     train_size: int | None = setting(None, lo=1, doc="first N training images, or null for all")
     eval_images: int = setting(10000, lo=1, doc="test images for the per-epoch metrics and the clean accuracy")
+    real_bias: str = setting("cvgr", choices=REAL_BIASES, optional=True,
+                             doc="biases of the real nets: cvgr = zero at init, each added once; authors = the "
+                                 "authors' code: convolution bias added twice (so its gradient doubles), linear "
+                                 "bias ~ U(+-1/sqrt(2 fan_in)) (complex nets are unaffected)")
 
 
 @_spec

@@ -223,7 +223,8 @@ def train(spec: TrainSpec, train_x: Tensor, train_y: Tensor, test_x: Tensor, tes
     """
     device = torch.device(device)
     torch.manual_seed(spec.seed)
-    model = build_model(spec.arch, spec.field, tuple(train_x.shape[1:]), num_classes).to(device)
+    model = build_model(spec.arch, spec.field, tuple(train_x.shape[1:]), num_classes,
+                        real_bias=spec.real_bias).to(device)
     opt, sched = make_optimizer(model, spec)
     history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
     start = _resume(checkpoint, fingerprint, model, opt, sched, history, log) if checkpoint else 0

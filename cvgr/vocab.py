@@ -40,6 +40,11 @@ ARCHITECTURES = ("small_cnn", "mlp", "cifar_cnn", "cifar_cnn_warp")
 #: How complex layers are differentiated a second time (cvgr.nn.complex).
 MODES = ("paper", "exact")
 
+#: The biases of real nets (cvgr.nn.architectures): ``cvgr`` zero at initialisation and added once;
+#: ``authors`` as the method's published code has them (convolution bias added twice, linear bias
+#: initialised U(+-1/sqrt(2 fan_in))).
+REAL_BIASES = ("cvgr", "authors")
+
 #: Where jobs compute; ``auto`` = cuda when torch sees a GPU, else cpu.
 DEVICES = ("auto", "cpu", "cuda")
 

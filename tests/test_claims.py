@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from cvgr.claims import (CONTRADICTED, HOLDS, UNRESOLVED, Cell, ModelRecord, claims_table, mover_interval,
-                         paper_vs_measured)
+from cvgr.claims import CONTRADICTED, HOLDS, UNRESOLVED, Cell, ModelRecord, claims_table, mover_interval
+from cvgr.comparison import paper_vs_measured
 from cvgr.errors import CvgrError
 from cvgr.paper import load_paper_results
 from cvgr.stats import binomial_ci, mean_ci
@@ -16,8 +16,9 @@ def _nes(field: str, defense: str, correct: int, n: int = 1000, seed: int = 0) -
     return Cell("nes", "fmnist", field, defense, correct, n, seed=seed)
 
 
-def _rows(claim: str, models=(), cells=(), **kw):
-    return [r for r in claims_table(list(models), list(cells), **kw) if r.claim == claim]
+def _rows(claim: str, models=(), cells=(), reading: str | None = None, **kw):
+    return [r for r in claims_table(list(models), list(cells), **kw)
+            if r.claim == claim and reading in (None, r.reading)]
 
 
 def test_single_part_mover_is_the_clopper_pearson_interval():
@@ -62,7 +63,7 @@ def _models(accuracies: dict[tuple[str, str], list[int]], zetas: dict[tuple[str,
 def test_clean_accuracy_verdicts_with_one_run_each(r_gr, c_gr, n, verdict):
     models = _models({("real", "std"): [9 * n // 10], ("real", "gr"): [r_gr],
                       ("complex", "std"): [9 * n // 10], ("complex", "gr"): [c_gr]}, n=n)
-    (row,) = _rows("clean-accuracy", models)
+    (row,) = _rows("clean-accuracy", models, reading="drop from std")
     assert row.verdict == verdict and row.scope == "fmnist, beta 64"
     parts = [(1, 9 * n // 10, n), (-1, r_gr, n), (-1, 9 * n // 10, n), (1, c_gr, n)]
     assert (row.estimate, row.low, row.high) == pytest.approx(tuple(100 * v for v in mover_interval(parts)))
@@ -71,7 +72,7 @@ def test_clean_accuracy_verdicts_with_one_run_each(r_gr, c_gr, n, verdict):
 def test_clean_accuracy_with_three_seeds_is_the_t_interval_of_per_seed_differences():
     acc = {("real", "std"): [900, 905, 897], ("real", "gr"): [800, 812, 790],
            ("complex", "std"): [880, 884, 879], ("complex", "gr"): [860, 858, 866]}
-    (row,) = _rows("clean-accuracy", _models(acc))
+    (row,) = _rows("clean-accuracy", _models(acc), reading="drop from std")
     per_seed = [(acc[("real", "std")][s] - acc[("real", "gr")][s] - acc[("complex", "std")][s]
                  + acc[("complex", "gr")][s]) / 10 for s in range(3)]
     assert (row.low, row.high) == pytest.approx(mean_ci(per_seed))
@@ -90,6 +91,7 @@ def test_zeta_verdicts(zc, zr, margin, verdict, interval):
     m = len(zc)
     acc = {("real", "gr"): [800] * m, ("complex", "gr"): [850] * m}
     (row,) = _rows("zeta", _models(acc, {("real", "gr"): zr, ("complex", "gr"): zc}), zeta_margin=margin)
+    assert row.reading == "last epoch"  # no curves given: the curve reading has no row
     assert row.verdict == verdict
     assert row.estimate == pytest.approx(sum(zc) / m - sum(zr) / m)
     if interval:
@@ -233,3 +235,64 @@ def test_paired_interval_reduces_to_mover_without_correlation_and_narrows_with_i
     assert est == pytest.approx(0.08) and lo > 0 > m_lo and hi - lo < m_hi - m_lo
     with pytest.raises(CvgrError, match="same images"):
         paired_interval([1, 0], [1])
+
+
+def test_clean_accuracy_readings_can_disagree_and_each_has_its_row():
+    """C std 95%, C G.R. 88% (drop 7 pp); R std 85%, R G.R. 80% (drop 5 pp): C drops more but ends higher."""
+    n = 10000
+    models = _models({("real", "std"): [8500], ("real", "gr"): [8000], ("complex", "std"): [9500],
+                      ("complex", "gr"): [8800]}, n=n)
+    drop, absolute = _rows("clean-accuracy", models)
+    assert (drop.reading, absolute.reading) == ("drop from std", "absolute at equal beta")
+    assert drop.estimate == pytest.approx(-2.0) and drop.verdict == CONTRADICTED
+    assert absolute.estimate == pytest.approx(8.0) and absolute.verdict == HOLDS
+    est, lo, hi = mover_interval([(1, 8800, n), (-1, 8000, n)])
+    assert (absolute.low, absolute.high) == pytest.approx((100 * lo, 100 * hi))
+    assert "more accurate on clean test images" in absolute.tests and "loses less" in drop.tests
+
+
+def _curves(curves: dict[tuple[str, str], list[list[float]]]) -> list[ModelRecord]:
+    return [ModelRecord("fmnist", f, d, 64, s, 800, 1000, c[-1], tuple(c))
+            for (f, d), runs in curves.items() for s, c in enumerate(runs)]
+
+
+def test_zeta_curve_reading_is_the_t_interval_of_per_seed_epoch_means():
+    """C lies a constant delta_s above R in seed s: D = mean(delta), t interval over the three deltas."""
+    base = [[0.9, 0.7, 0.6, 0.5], [0.8, 0.7, 0.5, 0.5], [0.9, 0.6, 0.6, 0.4]]
+    deltas = [0.10, 0.14, 0.12]
+    models = _curves({("real", "gr"): base, ("complex", "gr"): [[v + d for v in c] for c, d in zip(base, deltas)]})
+    (row,) = _rows("zeta", models, reading="per-epoch curve")
+    mean, sd = sum(deltas) / 3, math.sqrt(sum((d - 0.12) ** 2 for d in deltas) / 2)
+    half = 4.302652729911275 * sd / math.sqrt(3)  # t_{0.975, 2}
+    assert (row.estimate, row.low, row.high) == pytest.approx((mean, mean - half, mean + half))
+    assert row.verdict == HOLDS and row.method == "t over 3 seeds of per-seed epoch means"
+    assert "s0: +0.100, s1: +0.140, s2: +0.120" in row.evidence and "over 4 epochs" in row.evidence
+
+
+def test_zeta_curve_and_last_epoch_disagree_when_the_curves_cross():
+    """C starts far below R and ends a little above it: the last epoch holds, the whole of training does not."""
+    real = [[0.9, 0.8, 0.6, 0.50], [0.9, 0.8, 0.6, 0.50]]
+    cplx = [[0.5, 0.5, 0.5, 0.55], [0.5, 0.4, 0.5, 0.552]]
+    models = _curves({("real", "gr"): real, ("complex", "gr"): cplx})
+    curve, last = _rows("zeta", models)
+    assert (curve.reading, last.reading) == ("per-epoch curve", "last epoch")
+    assert curve.estimate == pytest.approx(sum(sum(c) - sum(r) for c, r in zip(cplx, real)) / 8)
+    assert curve.verdict == CONTRADICTED and last.verdict == HOLDS
+
+
+def test_zeta_curve_without_matching_seeds_or_epochs_has_no_interval():
+    models = _curves({("real", "gr"): [[0.5, 0.5], [0.5, 0.5]], ("complex", "gr"): [[0.9, 0.9], [0.9, 0.9, 0.9]]})
+    (row,) = _rows("zeta", models, reading="per-epoch curve")
+    assert row.low is None and row.verdict == UNRESOLVED and "same >= 2 seeds and epochs" in row.method
+
+
+def test_curve_difference_interval_two_seeds_closed_form():
+    from cvgr.stats import curve_difference_ci
+    d, lo, hi, per_seed = curve_difference_ci([[1.0, 3.0], [2.0, 2.0]], [[0.0, 0.0], [0.0, 1.0]])
+    assert per_seed == [2.0, 1.5] and d == pytest.approx(1.75)
+    half = 12.706204736174707 * (0.25 * math.sqrt(2)) / math.sqrt(2)  # t_{0.975, 1} sd / sqrt(2), sd = 0.25 sqrt 2
+    assert (lo, hi) == pytest.approx((1.75 - half, 1.75 + half))
+    with pytest.raises(CvgrError, match="same >= 2 seeds"):
+        curve_difference_ci([[1.0]], [[0.0]])
+    with pytest.raises(CvgrError, match="different lengths"):
+        curve_difference_ci([[1.0], [1.0, 2.0]], [[0.0], [0.0]])

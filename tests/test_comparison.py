@@ -94,15 +94,22 @@ def test_claims_from_records(tmp_path):
     cells = [cell(tmp_path, "real-std-s0", "complex-gr64-s1", 180), cell(tmp_path, "real-std-s0", "real-gr64-s1", 60)]
     nes_paths = [nes(tmp_path, "complex-gr64-s0", 150), nes(tmp_path, "complex-std-s0", 0)]
     df = write_claims_table(hist, cells, nes_paths, tmp_path / "c.csv", tmp_path / "c.md")
-    verdicts = {(r.claim, r.scope): r.verdict for r in df.itertuples()}
-    assert verdicts[("clean-accuracy", "fmnist, beta 64")] == "holds"  # drops 20 vs 5 pp on 200 images each
-    assert verdicts[("zeta", "fmnist, beta 64")] == "not resolved at this sample size"  # one seed: no interval
-    assert verdicts[("transfer-complex-gr-target", "fmnist, source R-Std.")] == "holds"  # 90% vs 30%
+    verdicts = {(r.claim, r.scope, r.reading): r.verdict for r in df.itertuples()}
+    beta = "fmnist, beta 64"
+    assert verdicts[("clean-accuracy", beta, "drop from std")] == "holds"  # drops 20 vs 5 pp on 200 images each
+    assert verdicts[("clean-accuracy", beta, "absolute at equal beta")] == "holds"  # 85% vs 70%
+    unresolved = "not resolved at this sample size"  # one seed: no interval
+    assert verdicts[("zeta", beta, "last epoch")] == verdicts[("zeta", beta, "per-epoch curve")] == unresolved
+    (curve,) = df[df.reading == "per-epoch curve"].evidence
+    assert "C-G.R. [s0: 0.900], R-G.R. [s0: 0.850]" in curve  # the histories' epoch means (0.9, 0.9), (0.9, 0.8)
+    assert verdicts[("transfer-complex-gr-target", "fmnist, source R-Std.", "transfer targets")] == "holds"
     methods = {(r.claim, r.scope): r.method for r in df.itertuples()}
     assert methods[("transfer-complex-gr-target", "fmnist, source R-Std.")].startswith("paired")  # same images
-    assert verdicts[("nes-gr-defends", "fmnist, NES, complex")] == "holds"
+    assert verdicts[("nes-gr-defends", "fmnist, NES, complex", "NES")] == "holds"
+    assert df.tests.str.len().min() > 20 and df.set_index(["claim", "scope", "reading"]).index.is_unique
     md = (tmp_path / "c.md").read_text()
-    assert "| clean-accuracy" in md and "Evidence:" in md and "R 20.0 pp" in md
+    assert "| clean-accuracy" in md and "absolute at equal beta" in md and "R 20.0 pp" in md
+    assert "tests whether C-G.R. is more accurate on clean test images than R-G.R." in md
 
 
 def test_the_figure_has_one_point_per_reported_cell(tmp_path):

@@ -28,10 +28,17 @@ def test_check_runs_every_part_with_the_cpu_standing_in(tmp_path, fmnist_raw):
     for part in ("stage prepare", "stage train complex-gr64-exact", "stage train real-adv", "attack (fgsm) + transfer",
                  "stage whitebox pgd10", "stage nes", "forward logits", "G.R. gradient complex-gr64-paper",
                  "PGD-10 (shared random start)", "NES gradient", "same seed twice: nes", "stage audit square",
+                 "NES query scores, TF32 on vs off, complex-gr64-paper", "NES gradient estimate, TF32 on vs off",
+                 "NES final accuracy, TF32 on vs off, real-gr64-paper",
                  "stage audit apgd-dlr", "same seed twice: audit square",
                  "CUDA graphs vs eager", "lr = 1e30 stops training", "pytest -m cuda", "bench: complex G.R. step",
                  "conv_wgrad speed-up", "imports neither snakemake nor jsonschema"):
         assert any(c.startswith(part) or part in c for c in checks), part
+    # On the CPU stand-in TF32 does not exist: on and off are the same computation.
+    tf32 = {r["check"].split(",")[0]: r["value"] for r in rows if "TF32 on vs off, complex" in r["check"]}
+    assert tf32["NES query scores"].startswith("max |change| 0;")
+    assert "rel. diff 0, max |diff| 0, signs agree 1.0000" == tf32["NES gradient estimate"]
+    assert "(+0.0 pp); adversarial pixels that differ 0" in tf32["NES final accuracy"]
     table = (tmp_path / "gpu_check.md").read_text()
     assert table.count("\n| ") == len(rows) + 1  # header + one line per check
     assert "<!-- bench-cuda:start -->" in (tmp_path / "BENCHMARKS.md").read_text()

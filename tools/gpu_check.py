@@ -9,7 +9,7 @@ PGD adversarial, real and complex, on a few thousand images for one epoch;
 attack; transfer; white-box FGSM and PGD with a random start; NES), then
 compares CUDA with the CPU on the same weights (forward outputs, G.R.
 gradients in both modes, attack outputs with the noise drawn from one CPU
-generator), checks determinism (same seed twice), graphed against eager
+generator; NES with TF32 on and off on the same directions, reported), checks determinism (same seed twice), graphed against eager
 training, the NaN guard and the out-of-memory message on the device, runs
 ``pytest -m cuda`` and a short GPU benchmark (``bench/gpu.py``, the
 slow-convolution A/B included). It prints one table (check, value,
@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from cvgr import steps  # noqa: E402
-from cvgr.attacks import fgsm, nes_gradient, pgd  # noqa: E402
+from cvgr.attacks import fgsm, nes, nes_gradient, pgd, true_class_output  # noqa: E402
 from cvgr.data import dataset_info, load_split  # noqa: E402
 from cvgr.device import set_determinism  # noqa: E402
 from cvgr.errors import CvgrError, NumericalError  # noqa: E402
@@ -313,6 +313,8 @@ def compare_devices(rep: Report, files: dict[str, Path], sizes: Sizes, dev: str)
                     err = rel_err(gr_gradients(gpu, x.to(dev), y.to(dev), mode, True), ref)
                 rep.add(f"G.R. gradient {stem}, {dev} with TF32 (reported)", err, "torch's TF32 default", None)
     compare_attacks(rep, files, x, y, dev)
+    for stem in ("complex-gr64-paper", "real-gr64-paper"):
+        compare_nes_tf32(rep, files[stem], stem, x, y, sizes, dev)
 
 
 def compare_attacks(rep: Report, files: dict[str, Path], x: torch.Tensor, y: torch.Tensor, dev: str) -> None:
@@ -331,6 +333,53 @@ def compare_attacks(rep: Report, files: dict[str, Path], x: torch.Tensor, y: tor
         g_cpu = nes_gradient(cpu, x[:n], y[:n], samples=50, chunk=256, generator=cpu_generator(1))
         err = rel_err(g_dev, g_cpu)
         rep.add(f"NES gradient (shared directions), {dev} vs cpu", err, "rel. err <= 1e-2", err <= 1e-2)
+
+
+def compare_nes_tf32(rep: Report, path: Path, stem: str, x: torch.Tensor, y: torch.Tensor, sizes: Sizes,
+                     dev: str) -> None:
+    """NES (score ``output``, sigma 0.001) on the device with TF32 off and on, the same directions.
+
+    Every draw comes from a CPU generator of the same seed, so the two runs
+    query the same points; what differs is only TF32 in cuDNN convolutions
+    and cuBLAS matmuls. Reported (not judged): the largest change of a query's
+    score beside the median finite difference ``|f(x + sigma d) - f(x - sigma d)|``
+    that NES divides by ``2 sigma`` (the signal TF32's rounding competes with),
+    the gradient estimates' relative difference and sign agreement, and the
+    final NES accuracy and adversarial pixels. On the CPU stand-in TF32 does
+    not exist and every difference is 0.
+    """
+    model = load_model(path, dev)[0]
+    n, sigma = sizes.nes_images, 0.001
+    xd, yd = x[:n].to(dev), y[:n].to(dev)
+    with rep.part(f"NES TF32 {stem}"), torch.no_grad():
+        d = torch.randn(2 * sizes.nes_samples, *x.shape[1:], generator=cpu_generator(2)).to(dev)
+        queries = torch.cat([xd[:1] + sigma * d, xd[:1] - sigma * d])
+        labels = yd[:1].expand(len(queries))
+        scores = {}
+        for on in (False, True):
+            with tf32(on):
+                scores[on] = true_class_output(model(queries), labels).double().cpu()
+        signal = (scores[False][:len(d)] - scores[False][len(d):]).abs().median().item()
+        shift = (scores[True] - scores[False]).abs().max().item()
+        rep.add(f"NES query scores, TF32 on vs off, {stem} on {dev}",
+                f"max |change| {shift:.2g}; median |f(x+sd)-f(x-sd)| {signal:.2g}", "reported (sigma 0.001)", None)
+        grads, advs = {}, {}
+        for on in (False, True):
+            with tf32(on):
+                grads[on] = nes_gradient(model, xd, yd, samples=sizes.nes_samples, sigma=sigma, score="output",
+                                         chunk=256, generator=cpu_generator(1))
+                advs[on] = nes(model, xd, yd, 0.16, steps=8, samples=sizes.nes_samples, sigma=sigma,
+                               score="output", chunk=256, generator=cpu_generator(3))
+        agree = float((grads[True].sign() == grads[False].sign()).double().mean())
+        rep.add(f"NES gradient estimate, TF32 on vs off, {stem} on {dev}",
+                f"rel. diff {rel_err(grads[True], grads[False]):.2g}, max |diff| "
+                f"{(grads[True] - grads[False]).abs().max().item():.2g}, signs agree {agree:.4f}", "reported", None)
+        with tf32(False):
+            acc = {on: 100 * float((model(advs[on]).argmax(1) == yd).double().mean()) for on in (False, True)}
+        differ = float((advs[True] - advs[False]).abs().gt(1e-6).double().mean())
+        rep.add(f"NES final accuracy, TF32 on vs off, {stem} on {dev} ({n} images, 8 steps)",
+                f"{acc[True]:.1f}% vs {acc[False]:.1f}% ({acc[True] - acc[False]:+.1f} pp); "
+                f"adversarial pixels that differ {differ:.3g}", "reported", None)
 
 
 def check_determinism(rep: Report, files: dict[str, Path], work: Path, sizes: Sizes, dev: str) -> None:

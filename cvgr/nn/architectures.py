@@ -14,9 +14,18 @@ cifar_cnn_warp complex  warp ``x - sin(2 pi x) / (2 pi)``, then cifar_cnn
 
 Complex nets start with ``x -> pi x`` and have no activation (the magnitude is
 the nonlinearity); their logits are the last layer's magnitudes. Real nets use
-``N(0, 1/(2 fan_in))`` weights and zero biases (the method zeroes the
-convolution biases; cvgr zeroes the linear biases too). Complex nets take raw
-pixels;
+``N(0, 1/(2 fan_in))`` weights; their biases follow ``real_bias``
+(:data:`~cvgr.vocab.REAL_BIASES`):
+
+* ``cvgr`` (default): every bias starts at 0 (the method zeroes the
+  convolution biases; cvgr zeroes the linear biases too) and is added once.
+* ``authors``: as in the method's published code, each convolution adds its
+  bias twice, ``conv(x, W, b) + b`` (the effective bias is ``2 b`` and
+  ``dL/db`` doubles, so under SGD the effective bias moves 4x as fast), and
+  linear biases start at ``U(-a, a)``, ``a = 1 / sqrt(2 fan_in)``, drawn after
+  the layer's weights. Convolution biases still start at 0.
+
+Complex nets take raw pixels;
 ``cifar_cnn_warp`` is the CIFAR net as the method's authors ran it: its
 complex form passes the pixels through :class:`~cvgr.nn.complex.PhaseWarp`
 before ``x -> pi x`` (docs/METHOD_NOTES.md gives the evidence).
@@ -45,7 +54,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ShapeMismatchError
-from ..vocab import FIELDS
+from ..vocab import FIELDS, REAL_BIASES
 from .complex import ComplexConv2d, ComplexLinear, GroupSum, PhaseScale, PhaseWarp
 from .conv import Conv2d
 from .pool import AvgPool2
@@ -60,9 +69,11 @@ CIFAR_STD = (0.2023, 0.1994, 0.2010)
 class Net(nn.Module):
     """A classifier with a fixed input shape (C, H, W) and a name (arch, field)."""
 
-    def __init__(self, arch: str, field: str, in_shape: tuple[int, int, int], body: nn.Sequential):
+    def __init__(self, arch: str, field: str, in_shape: tuple[int, int, int], body: nn.Sequential,
+                 real_bias: str = "cvgr"):
         super().__init__()
         self.arch, self.field, self.in_shape = arch, field, tuple(in_shape)
+        self.real_bias = real_bias
         self.body = body
 
     def forward(self, x: Tensor) -> Tensor:
@@ -96,15 +107,28 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
-def init_real_(module: nn.Module) -> None:
-    """Real affine layers: weight ~ N(0, 1 / (2 fan_in)), bias = 0."""
+def init_real_(module: nn.Module, real_bias: str = "cvgr") -> None:
+    """Real affine layers: weight ~ N(0, 1 / (2 fan_in)); biases by ``real_bias`` (module docstring).
+
+    ``cvgr``: every bias 0. ``authors``: convolution biases 0 and added twice
+    (:attr:`Conv2d.double_bias`), linear biases ~ U(-a, a) with
+    ``a = 1 / sqrt(2 fan_in)``, drawn right after the layer's weights.
+    """
+    if real_bias not in REAL_BIASES:
+        raise ValueError(f"unknown real_bias {real_bias!r}; choose one of {', '.join(REAL_BIASES)}")
+    authors = real_bias == "authors"
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             fan_in = m.weight[0].numel()
+            scale = 1.0 / math.sqrt(2 * fan_in)
             with torch.no_grad():
-                m.weight.normal_(0.0, 1.0 / math.sqrt(2 * fan_in))
-                if m.bias is not None:
+                m.weight.normal_(0.0, scale)
+                if m.bias is not None and authors and isinstance(m, nn.Linear):
+                    m.bias.uniform_(-scale, scale)
+                elif m.bias is not None:
                     m.bias.zero_()
+            if isinstance(m, Conv2d):
+                m.double_bias = authors
 
 
 def _conv(field: str, cin: int, cout: int) -> nn.Module:
@@ -168,12 +192,16 @@ _SIDE_DIVISORS: dict[str, int] = {"small_cnn": 4, "cifar_cnn": 8, "cifar_cnn_war
 
 
 def build_model(arch: str, field: str, in_shape: tuple[int, int, int] | None = None,
-                num_classes: int = 10) -> Net:
+                num_classes: int = 10, real_bias: str = "cvgr") -> Net:
     """Build ``arch`` (a key of :data:`ARCHITECTURES`) as a ``field`` ('real' | 'complex') net.
 
-    Parameters are initialised from torch's global RNG: seed it first
-    (``torch.manual_seed``) for reproducible weights.
+    ``real_bias`` (``cvgr`` | ``authors``, module docstring) sets a real net's
+    biases; complex nets are the same for both. Parameters are initialised
+    from torch's global RNG: seed it first (``torch.manual_seed``) for
+    reproducible weights.
     """
+    if real_bias not in REAL_BIASES:
+        raise ValueError(f"unknown real_bias {real_bias!r}; choose one of {', '.join(REAL_BIASES)}")
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
     if field not in FIELDS:
@@ -182,7 +210,7 @@ def build_model(arch: str, field: str, in_shape: tuple[int, int, int] | None = N
     k = _SIDE_DIVISORS.get(arch, 1)
     if shape[1] % k or shape[2] % k:
         raise ShapeMismatchError(f"{arch} needs H and W divisible by {k}, got {shape}")
-    net = Net(arch, field, shape, nn.Sequential(*ARCHITECTURES[arch](field, shape, num_classes)))
+    net = Net(arch, field, shape, nn.Sequential(*ARCHITECTURES[arch](field, shape, num_classes)), real_bias)
     if field == "real":
-        init_real_(net)
+        init_real_(net, real_bias)
     return net

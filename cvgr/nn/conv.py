@@ -168,6 +168,11 @@ class Conv2d(nn.Conv2d):
     With ``wgrad`` set (see :func:`set_conv_wgrad`) and gradients enabled,
     the forward pass is :func:`conv2d`; otherwise it is ``nn.Conv2d``'s.
     Only zero padding, dilation 1 and one group are supported.
+
+    With ``double_bias`` set the output is ``C(x, W) + 2 b``, computed as
+    ``conv(x, W, b) + b`` the way the method's published code computes it, so
+    ``dL/db = 2 sum_{b,i,j} u`` (the real-bias option ``authors`` of
+    :func:`cvgr.nn.build_model`). It leaves the input gradient unchanged.
     """
 
     def __init__(self, *args, **kwargs):
@@ -176,11 +181,16 @@ class Conv2d(nn.Conv2d):
                 or isinstance(self.padding, str)):
             raise ValueError("cvgr Conv2d supports zero padding given as numbers, dilation 1 and groups 1 only")
         self.wgrad = False
+        self.double_bias = False
 
     def forward(self, x: Tensor) -> Tensor:
         if uses_wgrad(self.wgrad):
-            return conv2d(x, self.weight, self.bias, self.stride, self.padding)
-        return super().forward(x)
+            out = conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        else:
+            out = super().forward(x)
+        if self.double_bias and self.bias is not None:
+            out = out + self.bias.view(1, -1, 1, 1)
+        return out
 
 
 def set_conv_wgrad(model: nn.Module, enabled: bool) -> Callable[[], None]:
