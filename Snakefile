@@ -4,23 +4,18 @@
     snakemake --cores all --configfile configs/paper.yaml   # the paper's full study (GPU)
     snakemake --report results/report.html                  # tables and figures with captions
 
+The study is config.yaml with the user's --configfile files and --config merged on top
+(cvgr.layers; docs/CONFIG.md): a file of overrides holds only the keys it changes.
+
 Stages (one rules/*.smk each): data -> train -> attack (FGSM sets, white-box sweeps)
 -> transfer (cells, table) -> nes (attacks, table) -> audit (gradient-masking sweeps,
 table, figure) -> compare (the paper's numbers and claims beside the measured ones)
 -> report (white-box and training tables, figures, the tables' HTML pages).
 Output paths are a contract; see rules/common.smk.
 """
-import os
-
 from snakemake.utils import min_version
 
 min_version("9.0")
-
-# A --configfile replaces config.yaml instead of being merged into it, so keys that
-# only the default has (e.g. a dataset's nes section) never leak into another config.
-if not workflow.overwrite_configfiles:
-    configfile: os.path.join(workflow.basedir, "config.yaml")
-
 
 report: "report/workflow.rst"
 

@@ -16,27 +16,21 @@ Each rule's params hold its job spec (cvgr.specs, as plain values), the runtime
 it needs and the hash of the code its stage runs (cvgr.stages.code_hash), so a
 changed setting or changed code reruns exactly the jobs it changes.
 """
-import os
 import sys
 
-from cvgr.config import Plan, Study
+from cvgr.config import Plan
 from cvgr.device import uses_gpu
 from cvgr.errors import CvgrError
+from cvgr.layers import snakemake_layers, study
 from cvgr.stages import code_hash
 from cvgr.vocab import ATTACK_PATTERN, MODEL_PATTERN, AttackId
 
 
-def _config_source():
-    """The config file as the user named it (relative to the working directory when inside it)."""
-    if not workflow.overwrite_configfiles:
-        return "config.yaml"
-    path = os.path.relpath(workflow.overwrite_configfiles[-1])
-    return path if not path.startswith("..") else str(workflow.overwrite_configfiles[-1])
-
-
-# One line naming the key and the allowed values, before any job runs.
+# The study: cvgr's config.yaml, the user's files of overrides on top, then --config (cvgr.layers).
+# One line naming the file, the key and the allowed values, before any job runs.
 try:
-    STUDY = Study.from_mapping(config, source=_config_source())
+    STUDY = study(snakemake_layers(workflow.source_path("../config.yaml"), workflow.configfiles,
+                                   workflow.overwrite_configfiles, workflow.config_settings.config, config))
 except CvgrError as err:
     sys.exit(f"cvgr error: {err}")
 
