@@ -20,6 +20,8 @@ min_version("9.0")
 report: "report/workflow.rst"
 
 
+# Data preparation (it may download), tables and figures run where Snakemake runs, never as cluster
+# jobs: each of those rules says `localrule: True` itself, so the choice holds when cvgr is a module.
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
@@ -31,25 +33,8 @@ include: "rules/compare.smk"
 include: "rules/report.smk"
 
 
-# Tables and figures are cheap: run them where Snakemake runs, not as cluster jobs
-# (the tables' HTML pages, generated in rules/report.smk, say so themselves: localrule).
-localrules:
-    all,
-    transfer_table,
-    nes_table,
-    whitebox_table,
-    training_table,
-    whitebox_figure,
-    zeta_figure,
-    masking_table,
-    masking_figure,
-    transfer_vs_paper,
-    nes_vs_paper,
-    paper_figure,
-    claims_table,
-
-
 rule all:
     input:
         final_targets(),
     default_target: True
+    localrule: True

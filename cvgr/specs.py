@@ -40,7 +40,9 @@ def _spec(cls: type) -> type:
 class Runtime(Spec):
     """Where and how jobs compute; results do not depend on Snakemake's --cores."""
 
-    device: str = setting("auto", choices=DEVICES, doc="where jobs compute (auto = cuda when torch sees a GPU)")
+    device: str = setting("auto", choices=DEVICES,
+                          doc="where jobs compute (auto: each job takes cuda where it runs if torch sees a GPU "
+                              "there; only cuda asks a scheduler for GPUs)")
     threads: int = setting(1, lo=1, doc="torch CPU threads per job (results depend on it, not on --cores)")
     cuda_graphs: bool = setting(True, optional=True,
                                 doc="on CUDA, run each training step as one captured CUDA graph")

@@ -19,7 +19,6 @@ changed setting or changed code reruns exactly the jobs it changes.
 import sys
 
 from cvgr.config import Plan
-from cvgr.device import uses_gpu
 from cvgr.errors import CvgrError
 from cvgr.layers import snakemake_layers, study
 from cvgr.stages import code_hash
@@ -41,10 +40,11 @@ EVAL_RUNTIME = {k: RUNTIME[k] for k in ("device", "threads")}  # CUDA graphs onl
 SEED = STUDY.config.attack_seed
 
 
-# Resources of the rules that compute with torch: one GPU each when jobs use CUDA (the SLURM executor
-# turns it into --gpus=1; locally, `--resources gpu=N` caps how many such jobs share the machine's GPUs).
-# Device auto counts as CUDA where the machine planning the run sees a GPU.
-GPU = int(uses_gpu(STUDY.config.device))
+# Resources of the rules that compute with torch: one GPU each when the config says device: cuda (the
+# SLURM executor turns it into --gpus=1; locally, `--resources gpu=N` caps how many such jobs share the
+# GPUs). device: auto asks for none, whichever machine plans the run: each job picks its device where it
+# runs (docs/CLUSTER.md).
+GPU = int(STUDY.config.device == "cuda")
 
 
 wildcard_constraints:

@@ -10,6 +10,7 @@ rule transfer_vs_paper:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/vs_paper.py"
 
@@ -26,6 +27,7 @@ rule nes_vs_paper:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/vs_paper.py"
 
@@ -42,6 +44,7 @@ rule paper_figure:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/paper_figure.py"
 
@@ -60,5 +63,6 @@ rule claims_table:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/claims_table.py"

@@ -9,6 +9,7 @@ rule whitebox_table:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/whitebox_table.py"
 
@@ -24,6 +25,7 @@ rule training_table:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/training_table.py"
 
@@ -40,6 +42,7 @@ rule whitebox_figure:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/whitebox_figure.py"
 
@@ -56,6 +59,7 @@ rule zeta_figure:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/zeta_figure.py"
 

@@ -29,5 +29,6 @@ rule transfer_table:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/transfer_table.py"
