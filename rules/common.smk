@@ -21,6 +21,7 @@ import sys
 from cvgr.config import Plan
 from cvgr.errors import CvgrError
 from cvgr.layers import snakemake_layers, study
+from cvgr.runlock import claim, runs_jobs
 from cvgr.stages import code_hash
 from cvgr.vocab import ATTACK_PATTERN, MODEL_PATTERN, AttackId
 
@@ -32,6 +33,14 @@ try:
                                    workflow.overwrite_configfiles, workflow.config_settings.config, config))
 except CvgrError as err:
     sys.exit(f"cvgr error: {err}")
+
+# One run per working directory: the Snakemake process that runs jobs holds cvgr's run lock; locks
+# left by a run that no longer exists are cleared, a live run is never overridden (cvgr.runlock).
+if workflow.is_main_process and runs_jobs(sys.argv[1:]):
+    try:
+        RUN_LOCK = claim()
+    except CvgrError as err:
+        sys.exit(f"cvgr error: {err}")
 
 DATASETS = STUDY.datasets
 THREADS = STUDY.config.threads
