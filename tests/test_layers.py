@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+import yaml
 
 from conftest import REPO, planned_jobs
 from cvgr.errors import CvgrError
@@ -103,3 +104,12 @@ def test_snakemake_refuses_a_leaked_section_naming_file_and_key(tmp_path, run_sn
     assert res.returncode == 1
     lines = [line for line in res.stdout.splitlines() if line.startswith("cvgr error:")]
     assert len(lines) == 1 and lines[0].startswith("cvgr error: mine.yaml: datasets.mnist: mnist is not in run")
+
+
+def test_the_documented_file_of_overrides_is_a_valid_study():
+    """docs/CONFIG.md's ten-line example, as a user would copy it."""
+    text = (REPO / "docs/CONFIG.md").read_text()
+    block = "# my-study.yaml" + text.split("```yaml\n# my-study.yaml", 1)[1].split("```", 1)[0]
+    mine = study([DEFAULT, Layer("my-study.yaml", yaml.safe_load(block))])
+    assert len(block.splitlines()) <= 10 and mine.plan("fmnist").nes_models == ()
+    assert mine.config.datasets["fmnist"].training.epochs == 30 and len(mine.plan("fmnist").models) == 13
