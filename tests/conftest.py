@@ -92,7 +92,7 @@ def write_config(workdir: Path, name: str = "config.yaml", **changes) -> Path:
 _JOB_KEYS = ("input:", "output:", "log:", "wildcards:", "priority:", "resources:", "threads:")
 
 
-def planned_jobs(plan: str) -> list[str]:
+def dry_run_jobs(plan: str) -> list[str]:
     """The jobs of ``snakemake -n``'s output, sorted: each one's header (``rule X:`` or ``localrule X:``)
     with its input, output, log, wildcards, priority, threads and resources (not job ids, times or reasons)."""
     jobs, job = [], None

@@ -10,7 +10,7 @@ import shutil
 import pytest
 import yaml
 
-from conftest import REPO, planned_jobs
+from conftest import REPO, dry_run_jobs
 from cvgr.errors import CvgrError
 from cvgr.layers import Layer, merge, study
 
@@ -70,7 +70,7 @@ def test_an_error_in_the_default_names_the_default():
 
 def dry_run(run_snakemake, workdir, *args) -> list[str]:
     res = run_snakemake(workdir, "-n", "--forceall", *args)
-    return planned_jobs(res.stdout)
+    return dry_run_jobs(res.stdout)
 
 
 @pytest.mark.parametrize("overrides, full", [("configs/test.yaml", "full-test.yaml"),

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import planned_jobs
+from conftest import dry_run_jobs
 from slurm_cluster import SlurmCluster, slurm_cluster  # noqa: F401  (pytest fixture)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,7 +88,7 @@ def run_on_slurm(cluster: SlurmCluster, snakefile: Path, workdir: Path, *extra: 
 def planned_gpus(plan: str) -> dict[str, set[int]]:
     """{rule: the gpu counts its jobs ask for} in the printed plan of a dry run."""
     asked: dict[str, set[int]] = {}
-    for job in planned_jobs(plan):
+    for job in dry_run_jobs(plan):
         rule = job.splitlines()[0].split()[1].rstrip(":")
         found = re.search(r"^resources: .*\bgpu=(\d+)", job, re.M)
         asked.setdefault(rule, set()).add(int(found.group(1)) if found else 0)
@@ -127,7 +127,7 @@ def test_readme_cluster_command_asks_slurm_for_a_gpu_per_computing_job(slurm_clu
     asked = planned_gpus(res.stdout)
     assert {r for r, n in asked.items() if n == {1}} == GPU_RULES and len(asked["train_model"]) == 1
     assert all(n == {0} for r, n in asked.items() if r not in GPU_RULES)  # data, tables, figures
-    assert sum(job.startswith("rule train_model:") for job in planned_jobs(res.stdout)) == 45
+    assert sum(job.startswith("rule train_model:") for job in dry_run_jobs(res.stdout)) == 45
 
 
 @pytest.mark.slurm
