@@ -12,7 +12,8 @@ from conftest import REPO
 from cvgr.errors import CvgrError
 from cvgr.runlock import PID_FILE, SNAKEMAKE_LOCKS, claim, runs_jobs
 
-HOLD = "import sys, time; from cvgr.runlock import claim; claim(sys.argv[1]); print('held', flush=True); time.sleep(600)"
+HOLD = ("import sys, time; from cvgr.runlock import claim; claim(sys.argv[1]); print('held', flush=True); "
+        "time.sleep(600)")
 
 
 @pytest.mark.parametrize("argv, runs", [
