@@ -23,6 +23,7 @@ import torch
 from conftest import SNAKEFILE, write_config
 from cvgr.io import read_h5
 from cvgr.modelfile import load_model
+from cvgr.runlock import PID_FILE
 
 MODEL = "results/models/fmnist/real-std-s0"
 CKPT = "results/checkpoints/fmnist/real-std-s0.ckpt"
@@ -108,35 +109,49 @@ def _wait_for(what, condition, proc: subprocess.Popen, out: Path, timeout: float
 @pytest.mark.slow
 def test_killed_study_resumes_with_the_same_command_and_a_live_run_is_never_overridden(tmp_path, runs):
     """The tiny study's Snakemake SIGKILLed mid-training; the same command finishes it with the tables of
-    an uninterrupted run (the workflow tests' run with --cores 2, same config and command)."""
+    an uninterrupted run (the workflow tests' run with --cores 2, same config and command). While that
+    second run is alive, a third refuses in one line."""
     reference, workdir = runs[0], tmp_path / "killed"
     workdir.mkdir()
     cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
            "--configfile", str(write_config(workdir)), "--cores", "2"]
-    out = workdir.parent / "killed_run.out"
-    with open(out, "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    models, locks = workdir / "results/models/fmnist", workdir / ".snakemake/locks"
+
+    first = _start(cmd, tmp_path / "first.out")
     try:
-        models = workdir / "results/models/fmnist"
-        _wait_for("the first trained model", lambda: any(models.glob("*.pt")), proc, out)
-
-        second = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
-        errors = [line for line in second.stdout.splitlines() if "error" in line.lower()]
-        assert second.returncode == 1 and len(errors) == 1, second.stdout[-3000:]
-        assert errors[0].startswith("cvgr error:") and f"pid {proc.pid}" in errors[0], errors
-        assert proc.poll() is None and list((workdir / ".snakemake/locks").glob("*.lock"))  # untouched
-
-        os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and its jobs, mid-training: no cleanup runs
-        proc.wait(timeout=60)
+        _wait_for("the first trained model", lambda: any(models.glob("*.pt")), first, tmp_path / "first.out")
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert len(list(models.glob("*.pt"))) < 9, "every model was trained before the kill"
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)  # Snakemake and its jobs, mid-training: no cleanup runs
+        first.wait(timeout=60)
+    assert len(list(models.glob("*.pt"))) < 9 and list(locks.glob("*.lock"))  # stale locks left behind
 
-    again = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1500)
-    assert again.returncode == 0, again.stdout[-3000:]
+    again = _start(cmd, tmp_path / "again.out")  # the same command, no extra flag
+    try:
+        def running() -> bool:
+            pid_file = workdir / PID_FILE
+            return pid_file.is_file() and pid_file.read_text().split() == [str(again.pid)] \
+                and any(locks.glob("*.lock"))
+
+        _wait_for("the rerun to lock the directory", running, again, tmp_path / "again.out")
+        third = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+        errors = [line for line in third.stdout.splitlines() if "error" in line.lower()]
+        assert third.returncode == 1 and len(errors) == 1, third.stdout[-3000:]
+        assert errors[0].startswith("cvgr error:") and f"pid {again.pid}" in errors[0], errors
+        assert again.poll() is None and list(locks.glob("*.lock"))  # the live run is untouched
+        assert again.wait(timeout=1500) == 0, (tmp_path / "again.out").read_text()[-3000:]
+    finally:
+        if again.poll() is None:
+            os.killpg(again.pid, signal.SIGKILL)
+
     tables = sorted(p.name for p in (reference / "results/tables").iterdir())
     assert tables == sorted(p.name for p in (workdir / "results/tables").iterdir())
     differ = [t for t in tables if (reference / "results/tables" / t).read_bytes()
               != (workdir / "results/tables" / t).read_bytes()]
     assert not differ, f"tables differ from an uninterrupted run: {differ}"
+
+
+def _start(cmd: list[str], out: Path) -> subprocess.Popen:
+    """``cmd`` in its own session (so that SIGKILL reaches its jobs too), output in ``out``."""
+    with open(out, "w") as log:
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
