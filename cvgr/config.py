@@ -80,8 +80,8 @@ class Study:
 
     @property
     def datasets(self) -> list[str]:
-        """The datasets, in config order."""
-        return list(self.config.datasets)
+        """The datasets the study runs, in order (the config's ``run``, else every section)."""
+        return self.config.selected
 
     def plan(self, dataset: str) -> "Plan":
         """The plan of one dataset; CvgrError for a dataset the config does not have."""

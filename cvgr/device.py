@@ -8,7 +8,8 @@ the caller (the config's ``threads``), never by how many cores a scheduler
 happens to grant, because CPU reductions can change with the thread count.
 
 torch is imported where it is needed, so that :func:`uses_gpu` with ``cpu``
-or ``cuda`` stays cheap for the workflow, which calls it at every parse.
+or ``cuda`` stays cheap. The workflow asks a scheduler for a GPU for ``cuda``
+only; ``auto`` is decided inside each job, on the machine it runs on.
 """
 from __future__ import annotations
 
@@ -33,9 +34,8 @@ def _cuda_available() -> bool:
 def uses_gpu(spec: str = "auto") -> bool:
     """Whether ``auto`` | ``cpu`` | ``cuda`` computes on a GPU: ``cuda`` always, ``auto`` where torch sees one here.
 
-    Unlike :func:`select_device`, ``cuda`` is not checked against this machine: the
-    workflow plans on one machine the jobs that may run on others (a cluster's GPU
-    nodes). torch is imported for ``auto`` only.
+    Unlike :func:`select_device`, ``cuda`` is not checked against this machine.
+    torch is imported for ``auto`` only.
     """
     if spec not in DEVICES:
         raise CvgrError(f"device {spec!r} is not known; allowed: {', '.join(DEVICES)}")

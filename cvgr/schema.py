@@ -26,6 +26,8 @@ _HEADER = """\
 # GENERATED from cvgr/specs.py by `python -m cvgr.schema`; edit the specs, not this file.
 # Every key is required unless marked optional in its description; a dataset without a
 # stage section ({sections}) does not run that stage.
+# It describes the config a run reads: config.yaml with the files given with --configfile merged
+# on top, each of which holds any part of it (docs/CONFIG.md).
 """
 
 _PATTERNS = {ModelId: (MODEL_PATTERN, ModelId.FORM), AttackId: (ATTACK_PATTERN, AttackId.FORM)}

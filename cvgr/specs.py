@@ -40,7 +40,9 @@ def _spec(cls: type) -> type:
 class Runtime(Spec):
     """Where and how jobs compute; results do not depend on Snakemake's --cores."""
 
-    device: str = setting("auto", choices=DEVICES, doc="where jobs compute (auto = cuda when torch sees a GPU)")
+    device: str = setting("auto", choices=DEVICES,
+                          doc="where jobs compute (auto: each job takes cuda where it runs if torch sees a GPU "
+                              "there; only cuda asks a scheduler for GPUs)")
     threads: int = setting(1, lo=1, doc="torch CPU threads per job (results depend on it, not on --cores)")
     cuda_graphs: bool = setting(True, optional=True,
                                 doc="on CUDA, run each training step as one captured CUDA graph")
@@ -344,12 +346,35 @@ class DatasetSection(Spec):
     audit: AuditSection | None = setting(None, optional=True, doc="the gradient-masking audit")
 
 
+def _run_matches_sections(spec: "Config") -> Iterator[tuple[str, str, str]]:
+    if spec.run is None:
+        return
+    run = ", ".join(spec.run)
+    for i, name in enumerate(spec.run):
+        if name not in spec.datasets:
+            yield f"run[{i}]", f"{name} has no section datasets.{name}", f"add that section or drop {name} from run"
+    for name in spec.datasets:
+        if name not in spec.run:
+            yield f"datasets.{name}", f"{name} is not in run [{run}], so this section would apply nowhere", \
+                f"add {name} to run or remove the section"
+
+
 @_spec
 class Config(Runtime):
     """The workflow's configuration file."""
 
+    CHECKS = (_run_matches_sections,)
+
     attack_seed: int = setting(0, lo=0, doc="seed of the attacks' randomness (PGD random start, NES directions)")
+    run: tuple[str, ...] | None = setting(None, optional=True, choices=DATASETS, min_items=1, unique=True,
+                                          doc="the datasets the study runs, in table order; only their sections "
+                                              "of datasets apply (default: every section)")
     datasets: dict[str, DatasetSection] = setting(choices=DATASETS, doc="one section per dataset of the study")
+
+    @property
+    def selected(self) -> list[str]:
+        """The datasets the study runs, in order: ``run``, or every section in file order."""
+        return list(self.run if self.run is not None else self.datasets)
 
     @property
     def runtime(self) -> Runtime:

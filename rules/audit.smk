@@ -16,6 +16,7 @@ rule masking_table:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/masking_table.py"
 
@@ -33,5 +34,6 @@ rule masking_figure:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/masking_figure.py"

@@ -16,29 +16,31 @@ Each rule's params hold its job spec (cvgr.specs, as plain values), the runtime
 it needs and the hash of the code its stage runs (cvgr.stages.code_hash), so a
 changed setting or changed code reruns exactly the jobs it changes.
 """
-import os
 import sys
 
-from cvgr.config import Plan, Study
-from cvgr.device import uses_gpu
+from cvgr.config import Plan
 from cvgr.errors import CvgrError
+from cvgr.layers import snakemake_layers, study
+from cvgr.runlock import claim, runs_jobs
 from cvgr.stages import code_hash
 from cvgr.vocab import ATTACK_PATTERN, MODEL_PATTERN, AttackId
 
 
-def _config_source():
-    """The config file as the user named it (relative to the working directory when inside it)."""
-    if not workflow.overwrite_configfiles:
-        return "config.yaml"
-    path = os.path.relpath(workflow.overwrite_configfiles[-1])
-    return path if not path.startswith("..") else str(workflow.overwrite_configfiles[-1])
-
-
-# One line naming the key and the allowed values, before any job runs.
+# The study: cvgr's config.yaml, the user's files of overrides on top, then --config (cvgr.layers).
+# One line naming the file, the key and the allowed values, before any job runs.
 try:
-    STUDY = Study.from_mapping(config, source=_config_source())
+    STUDY = study(snakemake_layers(workflow.source_path("../config.yaml"), workflow.configfiles,
+                                   workflow.overwrite_configfiles, workflow.config_settings.config, config))
 except CvgrError as err:
     sys.exit(f"cvgr error: {err}")
+
+# One run per working directory: the Snakemake process that runs jobs holds cvgr's run lock; locks
+# left by a run that no longer exists are cleared, a live run is never overridden (cvgr.runlock).
+if workflow.is_main_process and runs_jobs(sys.argv[1:]):
+    try:
+        RUN_LOCK = claim()
+    except CvgrError as err:
+        sys.exit(f"cvgr error: {err}")
 
 DATASETS = STUDY.datasets
 THREADS = STUDY.config.threads
@@ -47,10 +49,11 @@ EVAL_RUNTIME = {k: RUNTIME[k] for k in ("device", "threads")}  # CUDA graphs onl
 SEED = STUDY.config.attack_seed
 
 
-# Resources of the rules that compute with torch: one GPU each when jobs use CUDA (the SLURM executor
-# turns it into --gpus=1; locally, `--resources gpu=N` caps how many such jobs share the machine's GPUs).
-# Device auto counts as CUDA where the machine planning the run sees a GPU.
-GPU = int(uses_gpu(STUDY.config.device))
+# Resources of the rules that compute with torch: one GPU each when the config says device: cuda (the
+# SLURM executor turns it into --gpus=1; locally, `--resources gpu=N` caps how many such jobs share the
+# GPUs). device: auto asks for none, whichever machine plans the run: each job picks its device where it
+# runs (docs/CLUSTER.md).
+GPU = int(STUDY.config.device == "cuda")
 
 
 wildcard_constraints:

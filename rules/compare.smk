@@ -12,6 +12,7 @@ rule transfer_vs_paper:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/vs_paper.py"
 
@@ -30,6 +31,7 @@ rule nes_vs_paper:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/vs_paper.py"
 
@@ -47,6 +49,7 @@ rule paper_figure:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/paper_figure.py"
 
@@ -67,5 +70,6 @@ rule claims_table:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/claims_table.py"

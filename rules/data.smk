@@ -11,5 +11,6 @@ rule prepare_data:
         raw_dir=lambda w: plan(w).section.raw_dir,
         code=code_hash("prepare"),
     threads: 1
+    localrule: True
     script:
         "../scripts/prepare_data.py"

@@ -33,5 +33,6 @@ rule nes_table:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/nes_table.py"

@@ -10,6 +10,7 @@ rule whitebox_table:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/whitebox_table.py"
 
@@ -26,6 +27,7 @@ rule training_table:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/training_table.py"
 
@@ -43,6 +45,7 @@ rule whitebox_figure:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/whitebox_figure.py"
 
@@ -60,6 +63,7 @@ rule zeta_figure:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/zeta_figure.py"
 

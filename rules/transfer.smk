@@ -31,5 +31,6 @@ rule transfer_table:
     params:
         code=code_hash("tables"),
     threads: 1
+    localrule: True
     script:
         "../scripts/transfer_table.py"

@@ -1,9 +1,12 @@
 """Snakemake script of rule prepare_data: cvgr.steps.prepare."""
+from pathlib import Path
+
+from cvgr.layers import with_default
 from cvgr.script import snakemake_script
 from cvgr.steps import prepare
 
 with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)
     dataset = smk.wildcards.dataset
     # Not a param, so flipping it reruns nothing (rules/data.smk); the Snakefile has checked the key.
-    download = smk.config["datasets"][dataset]["download"]
+    download = with_default(smk.config, Path(smk.scriptdir).parent / "config.yaml")["datasets"][dataset]["download"]
     prepare(dataset, smk.output[0], raw_dir=smk.params.raw_dir, download=download)

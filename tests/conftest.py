@@ -94,11 +94,30 @@ def write_config(workdir: Path, name: str = "config.yaml", **changes) -> Path:
         node = cfg["datasets"]["fmnist"]
         *parents, leaf = dotted.split(".")
         for key in parents:
-            node = node[key]
+            node = node.setdefault(key, {})
         node[leaf] = value
     path = workdir / name
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
+
+
+#: The lines of a job in a dry run's plan that say which job it is and what it asks for.
+_JOB_KEYS = ("input:", "output:", "log:", "wildcards:", "priority:", "resources:", "threads:")
+
+
+def dry_run_jobs(plan: str) -> list[str]:
+    """The jobs of ``snakemake -n``'s output, sorted: each one's header (``rule X:`` or ``localrule X:``)
+    with its input, output, log, wildcards, priority, threads and resources (not job ids, times or reasons)."""
+    jobs, job = [], None
+    for line in plan.splitlines():
+        if line.startswith(("rule ", "localrule ")) and line.endswith(":"):
+            job = [line]
+            jobs.append(job)
+        elif job is not None and line.startswith("    ") and line.strip().startswith(_JOB_KEYS):
+            job.append(line.strip())
+        elif not line.startswith("    "):
+            job = None
+    return sorted("\n".join(j) for j in jobs)
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,11 @@
 """A training job SIGKILLed mid-run (Snakemake and the job at once), then the same command again.
 
-Checks the promise of README "When something goes wrong": the rerun resumes
-from the last epoch checkpoint and ends with the weights and history of an
-uninterrupted run, and the kill leaves no final output behind that Snakemake
-could take as complete.
+Checks the promise of README "When something goes wrong": the same command,
+with no extra flag, resumes from the last epoch checkpoint and ends with the
+weights and history of an uninterrupted run, and the kill leaves no final
+output behind that Snakemake could take as complete. The whole tiny study,
+killed mid-training, ends with the tables of an uninterrupted run; while a run
+is alive, a second one in its directory refuses in one line.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import torch
 from conftest import SNAKEFILE, write_config
 from cvgr.io import read_h5
 from cvgr.modelfile import load_model
+from cvgr.runlock import PID_FILE
 
 pytestmark = pytest.mark.workflow  # runs Snakemake or the whole pipeline: not in make test-fast
 
@@ -63,7 +66,7 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.slow
-def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path, fmnist_raw, run_snakemake):
+def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path, fmnist_raw):
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     for d in (killed, clean):
         d.mkdir()
@@ -75,12 +78,12 @@ def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path, fmnist_ra
     leftovers = [p.name for p in (killed / "results/models/fmnist").glob("*")]  # no model or history file
     assert not any(name.endswith((".pt", ".h5")) for name in leftovers), leftovers
 
-    # The same command again: the killed Snakemake left its lock, and says how to remove it.
-    config = ("--configfile", str(killed / "config.yaml"))
-    locked = run_snakemake(killed, *config, "--cores", "1", f"{MODEL}.pt", check=False)
-    assert locked.returncode != 0 and "--unlock" in locked.stdout, locked.stdout[-2000:]
-    run_snakemake(killed, *config, "--unlock")
-    run_snakemake(killed, *config, "--cores", "1", f"{MODEL}.pt")
+    # The same command again, no --unlock, no --rerun-incomplete: the killed run's lock is cleared
+    # (cvgr.runlock) and its half-written training rerun (profiles/default: rerun-incomplete).
+    assert list((killed / ".snakemake/locks").glob("*.lock")), "the kill left no Snakemake lock to clear"
+    again = subprocess.run(_snakemake_cmd(killed), cwd=killed, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=900)
+    assert again.returncode == 0, again.stdout[-3000:]
     log = (killed / LOG).read_text()
     assert "resuming after epoch" in log, log
     assert not (killed / CKPT).exists()  # deleted once the outputs exist
@@ -93,3 +96,64 @@ def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path, fmnist_ra
     assert ha.arrays.keys() == hb.arrays.keys()
     assert all(np.array_equal(ha.arrays[k], hb.arrays[k], equal_nan=True) for k in ha.arrays)
     assert len(ha.arrays["history/epoch"]) == CHANGES["training.epochs"]
+
+
+def _wait_for(what, condition, proc: subprocess.Popen, out: Path, timeout: float = 900) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            pytest.fail(f"run ended (rc {proc.returncode}) before {what}:\n" + out.read_text()[-3000:])
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_killed_study_resumes_with_the_same_command_and_a_live_run_is_never_overridden(tmp_path, runs):
+    """The tiny study's Snakemake SIGKILLed mid-training; the same command finishes it with the tables of
+    an uninterrupted run (the workflow tests' run with --cores 2, same config and command). While that
+    second run is alive, a third refuses in one line."""
+    reference, workdir = runs[0], tmp_path / "killed"
+    workdir.mkdir()
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
+           "--configfile", str(write_config(workdir)), "--cores", "2"]
+    models, locks = workdir / "results/models/fmnist", workdir / ".snakemake/locks"
+
+    first = _start(cmd, tmp_path / "first.out")
+    try:
+        _wait_for("the first trained model", lambda: any(models.glob("*.pt")), first, tmp_path / "first.out")
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)  # Snakemake and its jobs, mid-training: no cleanup runs
+        first.wait(timeout=60)
+    assert len(list(models.glob("*.pt"))) < 9 and list(locks.glob("*.lock"))  # stale locks left behind
+
+    again = _start(cmd, tmp_path / "again.out")  # the same command, no extra flag
+    try:
+        def running() -> bool:
+            pid_file = workdir / PID_FILE
+            return pid_file.is_file() and pid_file.read_text().split() == [str(again.pid)] \
+                and any(locks.glob("*.lock"))
+
+        _wait_for("the rerun to lock the directory", running, again, tmp_path / "again.out")
+        third = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+        errors = [line for line in third.stdout.splitlines() if "error" in line.lower()]
+        assert third.returncode == 1 and len(errors) == 1, third.stdout[-3000:]
+        assert errors[0].startswith("cvgr error:") and f"pid {again.pid}" in errors[0], errors
+        assert again.poll() is None and list(locks.glob("*.lock"))  # the live run is untouched
+        assert again.wait(timeout=1500) == 0, (tmp_path / "again.out").read_text()[-3000:]
+    finally:
+        if again.poll() is None:
+            os.killpg(again.pid, signal.SIGKILL)
+
+    tables = sorted(p.name for p in (reference / "results/tables").iterdir())
+    assert tables == sorted(p.name for p in (workdir / "results/tables").iterdir())
+    differ = [t for t in tables if (reference / "results/tables" / t).read_bytes()
+              != (workdir / "results/tables" / t).read_bytes()]
+    assert not differ, f"tables differ from an uninterrupted run: {differ}"
+
+
+def _start(cmd: list[str], out: Path) -> subprocess.Popen:
+    """``cmd`` in its own session (so that SIGKILL reaches its jobs too), output in ``out``."""
+    with open(out, "w") as log:
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import dry_run_jobs
 from slurm_cluster import SlurmCluster, slurm_cluster  # noqa: F401  (pytest fixture)
 
 pytestmark = pytest.mark.workflow  # runs Snakemake or the whole pipeline: not in make test-fast
@@ -86,63 +87,64 @@ def run_on_slurm(cluster: SlurmCluster, snakefile: Path, workdir: Path, *extra: 
     return {job_id: Path(path) for job_id, path in SUBMITTED.findall(log.read_text())}
 
 
-def gpus_per_rule(tmp_path: Path, device: str) -> dict[str, set[int]]:
-    """{rule: the gpu counts its jobs ask for} in a dry run of configs/test.yaml with ``device``."""
-    cfg = yaml.safe_load(TEST_CONFIG.read_text())
-    cfg["device"] = device
-    (tmp_path / f"{device}.yaml").write_text(yaml.safe_dump(cfg))
-    res = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(tmp_path),
-                          "--configfile", str(tmp_path / f"{device}.yaml"), "-n", "--forceall"],
-                         capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stdout + res.stderr
+def planned_gpus(plan: str) -> dict[str, set[int]]:
+    """{rule: the gpu counts its jobs ask for} in the printed plan of a dry run."""
     asked: dict[str, set[int]] = {}
-    rule = None
-    for line in res.stdout.splitlines():
-        if m := re.match(r"^(?:local)?rule (\w+):$", line):
-            rule = m.group(1)
-            asked.setdefault(rule, set())
-        elif line.startswith("    resources: ") and rule:
-            found = re.search(r"\bgpu=(\d+)", line)
-            asked[rule].add(int(found.group(1)) if found else 0)
+    for job in dry_run_jobs(plan):
+        rule = job.splitlines()[0].split()[1].rstrip(":")
+        found = re.search(r"^resources: .*\bgpu=(\d+)", job, re.M)
+        asked.setdefault(rule, set()).add(int(found.group(1)) if found else 0)
     return asked
 
 
+def gpus_per_rule(tmp_path: Path, device: str) -> dict[str, set[int]]:
+    """{rule: the gpu counts its jobs ask for} in a dry run of configs/test.yaml with ``--config device=...``."""
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(tmp_path),
+                          "--configfile", str(TEST_CONFIG), "--config", f"device={device}", "-n", "--forceall"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return planned_gpus(res.stdout)
+
+
 def test_rules_that_compute_ask_for_one_gpu_when_the_device_is_cuda(tmp_path: Path):
-    """The workflow's own resources: a GPU per training/attack/transfer/NES job on CUDA, none on the CPU."""
+    """The workflow's own resources: a GPU per training/attack/transfer/NES job on CUDA, none on CPU or auto."""
     cuda = gpus_per_rule(tmp_path, "cuda")
     assert {r for r, n in cuda.items() if n == {1}} == GPU_RULES
     assert all(n <= {0} for r, n in cuda.items() if r not in GPU_RULES)  # data, tables, figures: no GPU
     assert all(n <= {0} for n in gpus_per_rule(tmp_path, "cpu").values())
+    assert all(n <= {0} for n in gpus_per_rule(tmp_path, "auto").values())  # auto: decided in each job
     profile = load_profile(SLURM_PROFILE)
     assert profile["executor"] == "slurm"
     assert not set(GPU_KEYS) & (set(profile["default-resources"])
                                 | {k for res in profile["set-resources"].values() for k in res})
 
 
-LOCAL_RULES_SCRIPT = """
-import sys
-from pathlib import Path
-from snakemake.api import SnakemakeApi
-from snakemake.settings.types import (ConfigSettings, DeploymentSettings, OutputSettings, ResourceSettings,
-                                      StorageSettings)
-with SnakemakeApi(OutputSettings(quiet=True)) as api:
-    wf = api.workflow(resource_settings=ResourceSettings(), snakefile=Path(sys.argv[1]), workdir=Path(sys.argv[2]),
-                      config_settings=ConfigSettings(configfiles=[Path(sys.argv[3])]),
-                      storage_settings=StorageSettings(), deployment_settings=DeploymentSettings())
-    w = wf._workflow
-    print(" ".join(sorted(r.name for r in w.rules)))
-    print(" ".join(sorted(w._localrules)))
-"""
+@pytest.mark.slurm
+def test_readme_cluster_command_asks_slurm_for_a_gpu_per_computing_job(slurm_cluster: SlurmCluster, tmp_path: Path):
+    """`snakemake --profile profiles/slurm --configfile configs/paper.yaml -n` on a login node without a GPU."""
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(tmp_path),
+                          "--profile", str(SLURM_PROFILE), "--configfile", str(REPO / "configs/paper.yaml"), "-n"],
+                         env=slurm_cluster.env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    asked = planned_gpus(res.stdout)
+    assert {r for r, n in asked.items() if n == {1}} == GPU_RULES and len(asked["train_model"]) == 1
+    assert all(n == {0} for r, n in asked.items() if r not in GPU_RULES)  # data, tables, figures
+    assert sum(job.startswith("rule train_model:") for job in dry_run_jobs(res.stdout)) == 45
 
 
-def test_only_data_and_computing_rules_become_cluster_jobs(tmp_path: Path):
-    """Tables, figures and their HTML pages (generated rules included) are localrules; the rest are cluster jobs."""
-    res = subprocess.run([sys.executable, "-c", LOCAL_RULES_SCRIPT, str(SNAKEFILE), str(tmp_path), str(TEST_CONFIG)],
-                         capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stdout + res.stderr
-    rules, local = (set(line.split()) for line in res.stdout.splitlines()[-2:])
-    assert {f"{t}_page" for t in ("transfer", "nes", "masking", "claims", "transfer_vs_paper", "nes_vs_paper")} <= local
-    assert local == rules - GPU_RULES - {"prepare_data"}
+@pytest.mark.slurm
+def test_data_is_prepared_where_snakemake_runs_and_training_is_a_slurm_job(slurm_cluster: SlurmCluster,
+                                                                          tmp_path: Path):
+    """One model of configs/test.yaml on SLURM: prepare_data runs locally (compute nodes may be offline)."""
+    workdir = tmp_path / "one"
+    submitted = run_on_slurm(slurm_cluster, SNAKEFILE, workdir, "results/models/fmnist/real-std-s0.pt",
+                             "--configfile", str(TEST_CONFIG))
+    log = (tmp_path / "one-snakemake.log").read_text()
+    assert re.search(r"^localrule prepare_data:$", log, re.M) and not re.search(r"^rule prepare_data:", log, re.M)
+    assert re.search(r"^rule train_model:$", log, re.M) and len(submitted) == 1
+    made_by = _provenance_job_ids(workdir / "results")
+    assert made_by == {"data/fmnist.h5": None, "models/fmnist/real-std-s0.h5": list(submitted)[0],
+                       "models/fmnist/real-std-s0.pt": list(submitted)[0]}
 
 
 @pytest.mark.parametrize("profile", [SLURM_PROFILE, LOCAL_PROFILE], ids=["slurm", "local"])
@@ -198,13 +200,18 @@ def _provenance_job_ids(results: Path) -> dict[str, str | None]:
 @pytest.mark.slurm
 @pytest.mark.slow
 def test_workflow_on_slurm_matches_local_run(slurm_cluster: SlurmCluster, runs, tmp_path: Path):
-    """configs/test.yaml through profiles/slurm: every result file made by a SLURM job, tables = a local run's."""
+    """configs/test.yaml through profiles/slurm: every model and attack result made by a SLURM job, the data
+    and the tables where Snakemake runs, tables = a local run's."""
     local, cluster = runs[0], tmp_path / "slurm"  # the local reference: the workflow tests' --cores 2 run
     submitted = run_on_slurm(slurm_cluster, SNAKEFILE, cluster, "--configfile", str(TEST_CONFIG))
 
     ids = sorted(submitted, key=int)
     print(f"\nworkflow on SLURM: {len(ids)} jobs, SLURM job ids {ids}")
+    log = (tmp_path / "slurm-snakemake.log").read_text()
+    ran = {m.group(2): bool(m.group(1)) for m in re.finditer(r"^(local)?rule (\w+):$", log, re.M)}
+    assert {r for r, local in ran.items() if not local} == GPU_RULES, ran  # data, tables, pages: localrules
     made_by = _provenance_job_ids(cluster / "results")
+    assert made_by.pop("data/fmnist.h5") is None  # prepared where Snakemake runs
     assert made_by and all(j in submitted for j in made_by.values()), \
         f"result files not made by a submitted SLURM job {ids}: " \
         f"{ {f: j for f, j in made_by.items() if j not in submitted} }"

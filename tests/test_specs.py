@@ -13,6 +13,7 @@ from cvgr.augment import AUGMENTATIONS
 from cvgr.config import Study
 from cvgr.data import DATASETS as CATALOGUE
 from cvgr.errors import CvgrError
+from cvgr.layers import Layer, select
 from cvgr.nn import ARCHITECTURES, MODES
 from cvgr.settings import SpecError
 from cvgr.specs import AttackSpec, NesSpec, Runtime, TrainSpec, Training, WhiteboxSpec
@@ -26,9 +27,12 @@ def test_schema_file_is_generated_from_the_specs():
         "regenerate it: python -m cvgr.schema > schemas/config.schema.yaml"
 
 
-@pytest.mark.parametrize("path", ["config.yaml", "configs/paper.yaml", "configs/test.yaml"])
+@pytest.mark.parametrize("path", ["configs/paper.yaml", "configs/paper-fmnist.yaml", "configs/test.yaml"])
 def test_jsonschema_accepts_the_shipped_configs(path):
-    jsonschema.Draft202012Validator(SCHEMA).validate(yaml.safe_load((REPO / path).read_text()))
+    """The schema describes the config a run reads: config.yaml with the file of overrides on top."""
+    jsonschema.Draft202012Validator(SCHEMA).validate(yaml.safe_load((REPO / "config.yaml").read_text()))
+    read = select([Layer.load(REPO / "config.yaml"), Layer.load(REPO / path)])
+    jsonschema.Draft202012Validator(SCHEMA).validate(read)
 
 
 @pytest.mark.parametrize("key, value", [
