@@ -50,6 +50,19 @@ class TransferJob:
         return transfer_role(self.source, self.target)
 
 
+def read_yaml(path: str | os.PathLike, shown: str | None = None) -> Any:
+    """The YAML document in ``path``; CvgrError naming the file (as ``shown``) when absent or not YAML."""
+    path, shown = Path(path), shown or str(path)
+    if not path.is_file():
+        raise CvgrError(f"{shown}: config file not found; pass an existing YAML file")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        raise CvgrError(f"{shown}: not valid YAML{line}; fix the syntax") from None
+
+
 class Study:
     """A checked config and the plan of each of its datasets."""
 
@@ -67,16 +80,7 @@ class Study:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Study":
         """Read and check a YAML config file."""
-        path = Path(path)
-        if not path.is_file():
-            raise CvgrError(f"{path}: config file not found; pass an existing YAML file")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            line = f" at line {mark.line + 1}" if mark is not None else ""
-            raise CvgrError(f"{path}: not valid YAML{line}; fix the syntax") from None
-        return cls.from_mapping(data, str(path))
+        return cls.from_mapping(read_yaml(path), str(path))
 
     @property
     def datasets(self) -> list[str]:

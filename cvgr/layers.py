@@ -24,9 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
-
-from .config import Study
+from .config import Study, read_yaml
 from .errors import CvgrError
 from .settings import SpecError
 from .specs import Config
@@ -43,15 +41,8 @@ class Layer:
     @classmethod
     def load(cls, path: str | os.PathLike, shown: str | None = None) -> "Layer":
         """Read a YAML file; CvgrError naming the file when it is absent, not YAML or not a mapping."""
-        path, shown = Path(path), shown or _shown(path)
-        if not path.is_file():
-            raise CvgrError(f"{shown}: config file not found; pass an existing YAML file")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            line = f" at line {mark.line + 1}" if mark is not None else ""
-            raise CvgrError(f"{shown}: not valid YAML{line}; fix the syntax") from None
+        shown = shown or _shown(path)
+        data = read_yaml(path, shown)
         data = {} if data is None else data
         if not isinstance(data, Mapping):
             raise CvgrError(f"{shown}: (top level): not a mapping; allowed: a mapping of config keys")
