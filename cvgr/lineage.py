@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from .errors import CorruptFileError, CvgrError
 from .io import (PathLike, _describe, atomic_output, make_provenance, provenance_chain, read_provenance,
                  sha256_file)
+from .layers import with_default
 
 #: The sidecar of FILE is FILE + SUFFIX.
 SUFFIX = ".prov.json"
@@ -70,7 +71,8 @@ def config_slice(config: Mapping[str, Any], sections: Sequence[str],
     names = list(chosen) if datasets is None else list(datasets)
     out = {}
     for name in names:
-        found = {s: chosen[name][s] for s in sections if chosen[name].get(s) is not None}
+        have = chosen.get(name) or {}
+        found = {s: have[s] for s in sections if have.get(s) is not None}
         if found:
             out[name] = found
     return out
@@ -92,7 +94,8 @@ def record_lineage(smk: Any, sections: Sequence[str] = ()) -> None:
     """Write the sidecars of a Snakemake job's outputs (``smk``: the ``snakemake`` object of a script).
 
     The rule declares the sidecar of every output among its outputs (``FILE.prov.json``); the config
-    slice holds ``sections`` of each dataset (of the job's ``dataset`` wildcard only, when it has one).
+    slice holds ``sections`` of each dataset the study runs (of the job's ``dataset`` wildcard only,
+    when it has one), as merged: cvgr's config.yaml under the user's overrides (``smk.config``).
     """
     outputs = [str(o) for o in smk.output if not str(o).endswith(SUFFIX)]
     declared = {str(o) for o in smk.output if str(o).endswith(SUFFIX)}
@@ -100,9 +103,10 @@ def record_lineage(smk: Any, sections: Sequence[str] = ()) -> None:
         raise ValueError(f"rule {smk.rule} must declare exactly one {SUFFIX} output per output; "
                          f"it has {sorted(declared)} for {outputs}")
     wildcards = dict(smk.wildcards.items())
-    datasets = [wildcards["dataset"]] if "dataset" in wildcards else None
+    merged = with_default(smk.config, Path(smk.scriptdir).parent / "config.yaml")
+    datasets = [wildcards["dataset"]] if "dataset" in wildcards else merged.get("run")
     config = {"rule": smk.rule, "wildcards": wildcards,
-              "datasets": config_slice(smk.config, sections, datasets)}
+              "datasets": config_slice(merged, sections, datasets)}
     write_sidecars(outputs, [str(i) for i in smk.input], config)
 
 

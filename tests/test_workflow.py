@@ -324,8 +324,10 @@ def test_every_table_and_figure_records_its_lineage(runs, fmnist_raw):
         for rec in side["provenance"]["inputs"]:
             assert rec["sha256"] == sha256(root / rec["path"]), (path.name, rec["path"])
     transfer = json.loads((root / "results/tables/transfer.csv.prov.json").read_text())["provenance"]
-    config = yaml.safe_load((root / "config.yaml").read_text())["datasets"]["fmnist"]
+    # the slice as the run used it: cvgr's config.yaml under the run's overrides (the full tiny config)
+    config = yaml.safe_load((REPO / "tests/configs/full-test.yaml").read_text())["datasets"]["fmnist"]
     assert transfer["config"]["datasets"] == {"fmnist": {"transfer": config["transfer"]}}
+    assert set(config["transfer"]) == {"beta", "eps", "images"}
     assert sorted(r["path"] for r in transfer["inputs"]) == \
         sorted(f"results/transfer/fmnist/{s}/{t}.h5" for s in S0 for t in [s] + S1)
     # down to Debian's raw files, whose recorded hashes are those of the files on disk
