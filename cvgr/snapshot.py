@@ -13,7 +13,6 @@ Safety rules:
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import yaml
 
 from .errors import CvgrError
+from .io import sha256_file
 from .versions import (POINTER, RECORD, RESULTS, Snapshot, _remote_text, dvc_repo, git, mark_up_to_date,
                        planned_jobs, read_snapshot, record_text, repo_root, resolve, show, snapshot_commits,
                        stale_stages, workspace_md5)
@@ -162,7 +162,7 @@ def _fetch(repo: Any, snap: Snapshot) -> dict[str, str]:
 def latest_for_config(root: Path, configfile: str) -> str:
     """The newest snapshot commit made with this content of ``configfile`` and this checkout's stage code."""
     cfg = _config_path(root, configfile)
-    digest = hashlib.sha256((root / cfg).read_bytes()).hexdigest()
+    digest = sha256_file(root / cfg)
     for commit in snapshot_commits(root):
         snap = read_snapshot(root, commit)
         if snap.config_sha256 == digest and not stale_stages(root, snap):
