@@ -82,12 +82,20 @@ def _imported_names(rel: str, source: str) -> tuple[tuple[str, ...], ...]:
     return tuple(names)
 
 
+def _packages(package_dir: Path, rel: str) -> set[str]:
+    """The ``__init__.py`` of each subpackage above ``rel``: Python runs them before the module itself."""
+    parts = rel.split("/")[:-1]
+    inits = {"/".join(parts[:i] + ["__init__.py"]) for i in range(1, len(parts) + 1)}
+    return {init for init in inits if init != rel and (package_dir / init).is_file()}
+
+
 def stage_modules(stage: str, package_dir: Path | None = None) -> list[str]:
     """The sorted package-relative paths of every module ``stage`` runs (roots and transitive imports)."""
     if stage not in STAGE_ROOTS:
         raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGE_ROOTS)}")
     package_dir = package_dir or PACKAGE_DIR
     seen: set[str] = set()
+    inits: set[str] = set()  # hashed, their imports not followed: a package's face only hands names on
     todo = [r for r in STAGE_ROOTS[stage] if (package_dir / r).is_file()]
     while todo:
         rel = todo.pop()
@@ -95,7 +103,8 @@ def stage_modules(stage: str, package_dir: Path | None = None) -> list[str]:
             seen.add(rel)
             if rel.endswith(".py"):  # data files (the paper's numbers) are hashed, not read for imports
                 todo.extend(_imports(package_dir, rel) - seen)
-    return sorted(seen | set(STAGE_ROOTS[stage]))
+            inits.update(_packages(package_dir, rel))
+    return sorted(seen | inits | set(STAGE_ROOTS[stage]))
 
 
 _DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
