@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import inspect
 import sys
 import typing
 from pathlib import Path
@@ -32,7 +31,7 @@ from .errors import CvgrError
 from .settings import REQUIRED, Rule, SpecError, check_value, fields_of, rule_of, unwrap_optional
 from .specs import (AdversarialSection, AttackSpec, DatasetSection, NesSpec, PgdTraining, Runtime, Training,
                     TrainSpec, WhiteboxSpec)
-from .vocab import ARCHITECTURES, DATASETS, FIELDS, ModelId
+from .vocab import ARCHITECTURES, DATASETS, FIELDS, ModelId, attack_option_defaults
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,6 +67,8 @@ def _option(p: argparse.ArgumentParser, spec: type, name: str, flag: str | None 
             kwargs["nargs"] = "*"
         if rule.choices is not None and item is str:
             kwargs["choices"] = rule.choices
+        if hasattr(item, "FORM"):  # a name (an attack: the registry's, a plugin's included)
+            kwargs["help"] = f"{rule.doc}: {item.FORM}"
     if f.default is REQUIRED and "default" not in extra:
         kwargs["required"] = True
     kwargs.update(extra)
@@ -174,11 +175,11 @@ _SEED = Rule(lo=0)
 
 
 def _whitebox_default(f: dataclasses.Field) -> dict[str, Any]:
-    """A library attack's option defaults to :meth:`WhiteboxSpec.for_attack`'s (the spec's None means unused)."""
-    param = inspect.signature(WhiteboxSpec.for_attack).parameters.get(f.name)
-    if param is None or param.default in (inspect.Parameter.empty, f.default):
+    """An attack's option defaults to the attack registry's (the spec's None means unused)."""
+    default = attack_option_defaults().get(f.name, f.default)
+    if default == f.default:
         return {}
-    return {"default": param.default, "help": f"{rule_of(f).doc}; default {param.default}"}
+    return {"default": default, "help": f"{rule_of(f).doc}; default {default}"}
 
 
 def _values(a: argparse.Namespace, spec: type) -> dict[str, Any]:

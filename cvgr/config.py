@@ -210,9 +210,9 @@ class Plan:
         return WhiteboxSpec.for_attack(attack, **shared_fields(self._section("whitebox"), WhiteboxSpec))
 
     def audit_spec(self, attack: AttackId) -> WhiteboxSpec:
-        """One audit attack: FGSM and PGD at 0 (clean), eps and the sweep; the others at eps only."""
+        """One audit attack: the gradient attacks (FGSM, PGD) at 0 (clean), eps and the sweep; the others at eps only."""
         audit = self._section("audit")
-        grid = (0.0, audit.eps, *audit.sweep) if attack.kind in ("fgsm", "pgd") else (audit.eps,)
+        grid = (0.0, audit.eps, *audit.sweep) if attack.gradient else (audit.eps,)
         return WhiteboxSpec.for_attack(attack, **{**shared_fields(audit, WhiteboxSpec),
                                                   "eps": tuple(sorted(set(grid)))})
 

@@ -114,7 +114,7 @@ def test_shipped_configs_are_valid(path):
      "e.g. pgd10), apgd-ce, apgd-dlr, square"),
     (lambda c: fm(c)["whitebox"].__setitem__("attacks", ["fgsm", "square"]),
      "config.yaml: datasets.fmnist.whitebox.attacks[1]: square belongs to the audit section (it has its settings "
-     "there); allowed: fgsm, pgd<k>"),
+     "there); allowed: fgsm, pgd<k> (k >= 1 steps, e.g. pgd10)"),
 ])
 def test_bad_config_names_key_and_allowed_values(change, expected):
     assert error_of(mutated(change)) == expected
