@@ -33,6 +33,7 @@ import yaml
 
 from .errors import CvgrError
 from .settings import SpecError, shared_fields
+from .plugins import load_plugins, plugins_of
 from .specs import (AttackSpec, Config, DatasetSection, NesSpec, PgdTraining, TrainSpec, WhiteboxSpec)
 from .vocab import FIELDS, AttackId, ModelId, transfer_role
 
@@ -71,7 +72,8 @@ class Study:
 
     @classmethod
     def from_mapping(cls, data: Any, source: str = "config.yaml") -> "Study":
-        """Check a parsed config; CvgrError ``"<source>: <key>: <problem>; allowed: ..."``."""
+        """Check a parsed config, its ``plugins`` imported first; CvgrError ``"<source>: <key>: <problem>; allowed: ..."``."""
+        load_plugins(plugins_of(data), source)
         try:
             return cls(Config.from_mapping(data), source)
         except SpecError as err:

@@ -209,11 +209,12 @@ class WhiteboxSpec(WhiteboxSettings):
 
         An option of one attack is then in no other attack's spec, so changing it reruns exactly that
         attack's jobs. The config and the command line build their white-box specs here; the defaults
-        are the registry's (the config's audit section always sets them).
+        are the attack's registry record's (the config's audit section always sets them).
         """
         fields = {f.name: f for f in dataclasses.fields(cls)}
         attack = check_value(attack, AttackId, rule_of(fields["attack"]), "attack")
-        given = {k: rest.pop(k, v) for k, v in attack_option_defaults().items() if k in fields}
+        defaults = {**attack_option_defaults(), **attack.record.options}  # the attack's own first
+        given = {k: rest.pop(k, v) for k, v in defaults.items() if k in fields}
         options = {k: v if k in attack.options else fields[k].default for k, v in given.items()}
         return cls(attack=attack, **options, **rest)
 
@@ -364,6 +365,9 @@ class Config(Runtime):
     run: tuple[str, ...] | None = setting(None, optional=True, choices=DATASETS, min_items=1, unique=True,
                                           doc="the datasets the study runs, in table order; only their sections "
                                               "of datasets apply (default: every section)")
+    plugins: tuple[str, ...] = setting((), optional=True, unique=True,
+                                       doc="modules imported before the rest of the config is read, each registering "
+                                           "extensions (e.g. attacks); on PYTHONPATH or installed")
     datasets: dict[str, DatasetSection] = setting(choices=DATASETS, doc="one section per dataset of the study")
 
     @property

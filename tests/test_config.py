@@ -92,7 +92,7 @@ def test_shipped_configs_are_valid(path):
     (lambda c: c.__setitem__("datasets", {}),
      "config.yaml: datasets: empty mapping; allowed: mnist, svhn, fmnist, cifar10"),
     (lambda c: c.__setitem__("thread", 1),
-     "config.yaml: thread: unknown key 'thread'; allowed: device, threads, cuda_graphs, attack_seed, run, datasets"),
+     "config.yaml: thread: unknown key 'thread'; allowed: device, threads, cuda_graphs, attack_seed, run, plugins, datasets"),
     (lambda c: fm(c)["nes"].__setitem__("queries", 801),
      "config.yaml: datasets.fmnist.nes.queries: 801 is not a multiple of 2 * steps = 16; allowed: multiples of 16"),
     (lambda c: fm(c)["seeds"].__setitem__("target", 0),
