@@ -6,6 +6,7 @@
     cvgr transfer --adv adv.h5 --model real-std-s1.pt --out cell.h5
     cvgr whitebox --data ... --model ... --attack pgd10 --eps 0 0.1 0.2 0.3 --out wb.h5
     cvgr nes --data ... --model ... --eps 0.16 --steps 8 --queries 4000 --images 100 --out nes.h5
+    cvgr --plugin mymodule whitebox ... --attack myattack   # an attack a plugin registers
     cvgr show FILE          # what a result file holds
     cvgr provenance FILE    # the chain of inputs back to the raw dataset files (also of a table or figure)
     cvgr snapshot --configfile config.yaml   # record results/ (DVC) as a git commit; push to the remote
@@ -28,6 +29,7 @@ from typing import Any, Iterator, NoReturn, Sequence
 
 from . import __version__
 from .errors import CvgrError
+from .plugins import load_plugins
 from .settings import REQUIRED, Rule, SpecError, check_value, fields_of, rule_of, unwrap_optional
 from .specs import (AdversarialSection, AttackSpec, DatasetSection, NesSpec, PgdTraining, Runtime, Training,
                     TrainSpec, WhiteboxSpec)
@@ -103,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="cvgr", description=__doc__.replace("``", ""),
                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--version", action="version", version=f"cvgr {__version__}")
+    ap.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                    help="import MODULE first, a plugin registering attacks (docs/EXTENDING.md); repeatable")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("prepare", help="raw dataset -> HDF5 (uint8 images, labels, raw-file sha256s)")
@@ -246,7 +250,15 @@ def _versions(a: argparse.Namespace) -> None:
         print(versions_diff.format_diff(versions_diff.diff(".", a.rev_a, a.rev_b)))
 
 
+def _plugins(argv: Sequence[str] | None) -> None:
+    """Import the ``--plugin`` modules before the parser is built, so their attacks are its choices."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--plugin", action="append", default=[])
+    load_plugins(pre.parse_known_args(argv)[0].plugin, "--plugin")
+
+
 def run(argv: Sequence[str] | None = None) -> None:
+    _plugins(argv)
     a = build_parser().parse_args(argv)
     if a.command in ("show", "provenance"):
         if a.command == "show":

@@ -73,7 +73,7 @@ class Study:
     @classmethod
     def from_mapping(cls, data: Any, source: str = "config.yaml") -> "Study":
         """Check a parsed config, its ``plugins`` imported first; CvgrError ``"<source>: <key>: <problem>; allowed: ..."``."""
-        load_plugins(plugins_of(data), source)
+        load_plugins(plugins_of(data), f"{source}: plugins")
         try:
             return cls(Config.from_mapping(data), source)
         except SpecError as err:

@@ -109,7 +109,7 @@ def study(layers: list[Layer]) -> Study:
     The config's ``plugins`` are imported first (:mod:`cvgr.plugins`), so their names are allowed.
     """
     data = select(layers)
-    load_plugins(plugins_of(data), owner(layers, "plugins"))
+    load_plugins(plugins_of(data), f"{owner(layers, 'plugins')}: plugins")
     try:
         return Study(Config.from_mapping(data), source=layers[-1].source)
     except SpecError as err:

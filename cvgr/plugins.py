@@ -31,15 +31,15 @@ def plugins_of(data: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
-def load_plugins(names: Iterable[str], source: str = "config") -> None:
-    """Import each module of ``names``; CvgrError ``"<source>: plugins: ..."`` naming the module and the fix."""
+def load_plugins(names: Iterable[str], where: str = "plugins") -> None:
+    """Import each module of ``names``; CvgrError ``"<where>: '<module>' ..."`` naming the module and the fix."""
     for name in names:
         try:
             importlib.import_module(name)
         except ImportError as err:
-            raise CvgrError(f"{source}: plugins: {name!r} cannot be imported ({err}); put the folder holding it on "
+            raise CvgrError(f"{where}: {name!r} cannot be imported ({err}); put the folder holding it on "
                             f"PYTHONPATH or pip install its package") from None
         except Exception as err:  # noqa: BLE001 (any error of the plugin's own code)
             first = (str(err).splitlines() or [""])[0]
-            raise CvgrError(f"{source}: plugins: {name!r} failed while importing ({type(err).__name__}: {first}); "
+            raise CvgrError(f"{where}: {name!r} failed while importing ({type(err).__name__}: {first}); "
                             f"fix the plugin") from None

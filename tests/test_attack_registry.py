@@ -132,7 +132,7 @@ def test_a_name_that_collides_is_refused():
 
 def test_plugins_that_cannot_be_imported_or_fail_name_the_module_and_the_fix(tmp_path, monkeypatch):
     with pytest.raises(CvgrError) as err:
-        load_plugins(["no_such_cvgr_plugin"], "my.yaml")
+        load_plugins(["no_such_cvgr_plugin"], "my.yaml: plugins")
     assert str(err.value).startswith("my.yaml: plugins: 'no_such_cvgr_plugin'")
     assert "PYTHONPATH" in str(err.value) and "pip install" in str(err.value)
     (tmp_path / "clashing_plugin.py").write_text(
@@ -144,3 +144,20 @@ def test_plugins_that_cannot_be_imported_or_fail_name_the_module_and_the_fix(tmp
     sys.modules.pop("clashing_plugin", None)
     assert "'clashing_plugin'" in str(err.value) and "collides" in str(err.value) and "fix the plugin" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_the_command_line_imports_plugins_first(tmp_path, monkeypatch, capsys):
+    (tmp_path / "walker_plugin.py").write_text(
+        "from cvgr.attacks import AttackKind, register\n"
+        "register(AttackKind('walker', 'Walker', print, white_box=False))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        with pytest.raises(SystemExit):
+            main(["--plugin", "walker_plugin", "whitebox", "--help"])
+        assert "square, walker" in " ".join(capsys.readouterr().out.split())
+    finally:
+        unregister("walker")
+        sys.modules.pop("walker_plugin", None)
+    assert main(["--plugin", "no_such_cvgr_plugin", "show", "x.h5"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cvgr error: --plugin: 'no_such_cvgr_plugin' cannot be imported") and "PYTHONPATH" in err
