@@ -252,7 +252,7 @@ def _versions(a: argparse.Namespace) -> None:
 
 def _plugins(argv: Sequence[str] | None) -> None:
     """Import the ``--plugin`` modules before the parser is built, so their attacks are its choices."""
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = _Parser(add_help=False, allow_abbrev=False)
     pre.add_argument("--plugin", action="append", default=[])
     load_plugins(pre.parse_known_args(argv)[0].plugin, "--plugin")
 
