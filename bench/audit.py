@@ -37,10 +37,10 @@ from timing import machine, paired_rounds, setup  # noqa: E402
 
 ATTACKS = [  # (label, name, options, eps)
     ("PGD-10 (cvgr, reference)", "pgd10", {}, 0.16),
-    ("APGD-CE, 100 steps", "apgd-ce", {"steps": 100}, 0.16),
-    ("APGD-DLR, 100 steps", "apgd-dlr", {"steps": 100}, 0.16),
-    ("Square, 1000 queries", "square", {"queries": 1000}, 0.0),
-    ("Square, 5000 queries", "square", {"queries": 5000}, 0.0),
+    ("APGD-CE, 100 steps", "apgd-ce", {"apgd_steps": 100}, 0.16),
+    ("APGD-DLR, 100 steps", "apgd-dlr", {"apgd_steps": 100}, 0.16),
+    ("Square, 1000 queries", "square", {"square_queries": 1000}, 0.0),
+    ("Square, 5000 queries", "square", {"square_queries": 5000}, 0.0),
 ]
 
 

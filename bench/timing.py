@@ -132,7 +132,7 @@ def cuda_peak_mb(fn: Callable[[], object]) -> float:
 
 def worker_nes(a: argparse.Namespace) -> dict:
     import torch
-    from cvgr.attacks import nes
+    from cvgr.attacks.nes import nes
     from cvgr.rand import generator
     from cvgr.nn import build_model
     dev, sync = setup(a)

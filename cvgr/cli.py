@@ -6,6 +6,7 @@
     cvgr transfer --adv adv.h5 --model real-std-s1.pt --out cell.h5
     cvgr whitebox --data ... --model ... --attack pgd10 --eps 0 0.1 0.2 0.3 --out wb.h5
     cvgr nes --data ... --model ... --eps 0.16 --steps 8 --queries 4000 --images 100 --out nes.h5
+    cvgr --plugin mymodule whitebox ... --attack myattack   # an attack a plugin registers
     cvgr show FILE          # what a result file holds
     cvgr provenance FILE    # the chain of inputs back to the raw dataset files (also of a table or figure)
     cvgr snapshot --configfile config.yaml   # record results/ (DVC) as a git commit; push to the remote
@@ -21,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import inspect
 import sys
 import typing
 from pathlib import Path
@@ -29,10 +29,11 @@ from typing import Any, Iterator, NoReturn, Sequence
 
 from . import __version__
 from .errors import CvgrError
+from .plugins import load_plugins
 from .settings import REQUIRED, Rule, SpecError, check_value, fields_of, rule_of, unwrap_optional
 from .specs import (AdversarialSection, AttackSpec, DatasetSection, NesSpec, PgdTraining, Runtime, Training,
                     TrainSpec, WhiteboxSpec)
-from .vocab import ARCHITECTURES, DATASETS, FIELDS, ModelId
+from .vocab import ARCHITECTURES, DATASETS, FIELDS, ModelId, attack_option_defaults
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,6 +69,8 @@ def _option(p: argparse.ArgumentParser, spec: type, name: str, flag: str | None 
             kwargs["nargs"] = "*"
         if rule.choices is not None and item is str:
             kwargs["choices"] = rule.choices
+        if hasattr(item, "FORM"):  # a name (an attack: the registry's, a plugin's included)
+            kwargs["help"] = f"{rule.doc}: {item.FORM}"
     if f.default is REQUIRED and "default" not in extra:
         kwargs["required"] = True
     kwargs.update(extra)
@@ -102,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="cvgr", description=__doc__.replace("``", ""),
                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--version", action="version", version=f"cvgr {__version__}")
+    ap.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                    help="import MODULE first, a plugin registering attacks (docs/EXTENDING.md); repeatable")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("prepare", help="raw dataset -> HDF5 (uint8 images, labels, raw-file sha256s)")
@@ -174,11 +179,11 @@ _SEED = Rule(lo=0)
 
 
 def _whitebox_default(f: dataclasses.Field) -> dict[str, Any]:
-    """A library attack's option defaults to :meth:`WhiteboxSpec.for_attack`'s (the spec's None means unused)."""
-    param = inspect.signature(WhiteboxSpec.for_attack).parameters.get(f.name)
-    if param is None or param.default in (inspect.Parameter.empty, f.default):
+    """An attack's option defaults to the attack registry's (the spec's None means unused)."""
+    default = attack_option_defaults().get(f.name, f.default)
+    if default == f.default:
         return {}
-    return {"default": param.default, "help": f"{rule_of(f).doc}; default {param.default}"}
+    return {"default": default, "help": f"{rule_of(f).doc}; default {default}"}
 
 
 def _values(a: argparse.Namespace, spec: type) -> dict[str, Any]:
@@ -245,7 +250,15 @@ def _versions(a: argparse.Namespace) -> None:
         print(versions_diff.format_diff(versions_diff.diff(".", a.rev_a, a.rev_b)))
 
 
+def _plugins(argv: Sequence[str] | None) -> None:
+    """Import the ``--plugin`` modules before the parser is built, so their attacks are its choices."""
+    pre = _Parser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--plugin", action="append", default=[])
+    load_plugins(pre.parse_known_args(argv)[0].plugin, "--plugin")
+
+
 def run(argv: Sequence[str] | None = None) -> None:
+    _plugins(argv)
     a = build_parser().parse_args(argv)
     if a.command in ("show", "provenance"):
         if a.command == "show":

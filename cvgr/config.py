@@ -33,6 +33,7 @@ import yaml
 
 from .errors import CvgrError
 from .settings import SpecError, shared_fields
+from .plugins import load_plugins, plugins_of
 from .specs import (AttackSpec, Config, DatasetSection, NesSpec, PgdTraining, TrainSpec, WhiteboxSpec)
 from .vocab import FIELDS, AttackId, ModelId, transfer_role
 
@@ -71,7 +72,8 @@ class Study:
 
     @classmethod
     def from_mapping(cls, data: Any, source: str = "config.yaml") -> "Study":
-        """Check a parsed config; CvgrError ``"<source>: <key>: <problem>; allowed: ..."``."""
+        """Check a parsed config, its ``plugins`` imported first; CvgrError ``"<source>: <key>: <problem>; allowed: ..."``."""
+        load_plugins(plugins_of(data), f"{source}: plugins")
         try:
             return cls(Config.from_mapping(data), source)
         except SpecError as err:
@@ -210,9 +212,9 @@ class Plan:
         return WhiteboxSpec.for_attack(attack, **shared_fields(self._section("whitebox"), WhiteboxSpec))
 
     def audit_spec(self, attack: AttackId) -> WhiteboxSpec:
-        """One audit attack: FGSM and PGD at 0 (clean), eps and the sweep; the others at eps only."""
+        """One audit attack: the gradient attacks (FGSM, PGD) at 0 (clean), eps and the sweep; the others at eps only."""
         audit = self._section("audit")
-        grid = (0.0, audit.eps, *audit.sweep) if attack.kind in ("fgsm", "pgd") else (audit.eps,)
+        grid = (0.0, audit.eps, *audit.sweep) if attack.gradient else (audit.eps,)
         return WhiteboxSpec.for_attack(attack, **{**shared_fields(audit, WhiteboxSpec),
                                                   "eps": tuple(sorted(set(grid)))})
 

@@ -8,14 +8,15 @@ index on ties).
 from __future__ import annotations
 
 import functools
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import library_attacks as lib
-from .attacks import Attack, fgsm, pgd
+from . import attacks  # noqa: F401  (the built-in attacks, registered)
+from .attacks.core import Attack
+from .attacks.registry import option_defaults
 from .errors import CvgrError
 from .vocab import AttackId
 
@@ -98,18 +99,20 @@ def attack_batched(attack: Attack, model: nn.Module, x: Tensor, y: Tensor, eps: 
     return torch.cat(out) if out else x.detach().clone()
 
 
-def attack_function(attack: AttackId, *, random_start: bool = False, apgd_steps: int = 100,
-                    square_queries: int = 5000) -> Attack:
-    """The function of the attack ``attack`` names, with its options bound.
+def attack_function(attack: AttackId, **options: Any) -> Attack:
+    """The registered function of ``attack`` (:mod:`cvgr.attacks.registry`), its options bound.
 
-    ``random_start`` applies to PGD, ``apgd_steps`` to APGD-CE and APGD-DLR,
-    ``square_queries`` (model rows per image) to Square; the last three come
-    from a library (:mod:`cvgr.library_attacks`).
+    A family's integer goes to its parameter (``pgd10``: ``steps=10``). Of ``options`` (config
+    settings such as ``random_start``, ``apgd_steps``, ``square_queries``) the attack gets those it
+    declares, the others are for other attacks; one that no attack declares is a ValueError, as is
+    an unregistered kind (there is no fallback attack). Undeclared options take the registry's
+    defaults. With nothing to bind, the function itself is returned.
     """
-    if attack.kind == "fgsm":
-        return fgsm
-    if attack.kind == "pgd":
-        return functools.partial(pgd, steps=attack.steps, random_start=random_start)
-    if attack.kind == "square":
-        return functools.partial(lib.square, queries=square_queries)
-    return functools.partial(lib.apgd_ce if attack.kind == "apgd-ce" else lib.apgd_dlr, steps=apgd_steps)
+    record = attack.record
+    unknown = sorted(set(options) - set(option_defaults()))
+    if unknown:
+        raise ValueError(f"unknown attack option(s) {', '.join(unknown)}; allowed: {', '.join(option_defaults())}")
+    bound = {k: options.get(k, default) for k, default in record.options.items()}
+    if record.parameter:
+        bound[record.parameter] = attack.steps
+    return functools.partial(record.function, **bound) if bound else record.function

@@ -26,6 +26,7 @@ from typing import Any, Iterable, Mapping
 
 from .config import Study, read_yaml
 from .errors import CvgrError
+from .plugins import load_plugins, plugins_of
 from .settings import SpecError
 from .specs import Config
 from .vocab import DATASETS
@@ -103,9 +104,14 @@ def select(layers: list[Layer]) -> dict[str, Any]:
 
 
 def study(layers: list[Layer]) -> Study:
-    """The checked study of ``layers`` (the default first); CvgrError naming the layer that set the bad key."""
+    """The checked study of ``layers`` (the default first); CvgrError naming the layer that set the bad key.
+
+    The config's ``plugins`` are imported first (:mod:`cvgr.plugins`), so their names are allowed.
+    """
+    data = select(layers)
+    load_plugins(plugins_of(data), f"{owner(layers, 'plugins')}: plugins")
     try:
-        return Study(Config.from_mapping(select(layers)), source=layers[-1].source)
+        return Study(Config.from_mapping(data), source=layers[-1].source)
     except SpecError as err:
         raise CvgrError(f"{owner(layers, err.key)}: {err}") from None
 

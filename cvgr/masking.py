@@ -28,26 +28,44 @@ definitions, with their reasons, are in docs/AUDIT.md.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 
+from .attacks.registry import kinds
 from .stats import binomial_ci
+from .vocab import AttackId
 
 ALPHA = 0.05
 #: The eps from which the gray image 0.5 lies in every image's ball (pixels in [0, 1]).
 CHANCE_EPS = 0.5
 CLEAN = "clean"
-#: Attacks with an accuracy column, and their column names; the PGD baseline is the one ``pgd<k>`` key.
-ACCURACY_COLUMNS = {"clean": "acc_clean", "fgsm": "acc_fgsm", "pgd": "acc_pgd", "apgd-ce": "acc_apgd_ce",
-                    "apgd-dlr": "acc_apgd_dlr", "square": "acc_square"}
 FLAGS = ("square_beats_pgd", "fgsm_beats_pgd", "apgd_beats_pgd", "no_fall_to_chance")
-#: The masking table's columns, in order (see :func:`masking_row`).
-COLUMNS = ("model", "eps", "images", "pgd_attack", *ACCURACY_COLUMNS.values(), "acc_worst", "worst_ci_lo",
-           "worst_ci_hi", *(f"{kind}_{flag}" for flag in FLAGS for kind in ("flag", "evidence")), "any_flag")
-_PGD = re.compile(r"pgd[1-9][0-9]*")
+
+
+def accuracy_columns() -> dict[str, str]:
+    """``'clean'`` and every registered attack kind -> its accuracy column, in the registry's order.
+
+    ``'apgd-ce'`` -> ``'acc_apgd_ce'``; a family has one column (``'pgd'`` -> ``'acc_pgd'``, the
+    PGD baseline). Every registered attack has its column, run or not (NaN when not run).
+    """
+    return {CLEAN: "acc_clean", **{k.name: "acc_" + k.name.replace("-", "_") for k in kinds()}}
+
+
+def columns() -> tuple[str, ...]:
+    """The masking table's columns, in order (see :func:`masking_row`)."""
+    return ("model", "eps", "images", "pgd_attack", *accuracy_columns().values(), "acc_worst", "worst_ci_lo",
+            "worst_ci_hi", *(f"{kind}_{flag}" for flag in FLAGS for kind in ("flag", "evidence")), "any_flag")
+
+
+def __getattr__(name: str) -> object:
+    """``ACCURACY_COLUMNS`` and ``COLUMNS``: :func:`accuracy_columns` and :func:`columns` when read."""
+    if name == "ACCURACY_COLUMNS":
+        return accuracy_columns()
+    if name == "COLUMNS":
+        return columns()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -148,12 +166,23 @@ def falls_to_chance(sweep: Mapping[float, object], labels: object) -> Flag:
                         f"(accuracy by eps {shown})")
 
 
-def _pgd_key(correct: Mapping[str, object]) -> str:
-    keys = [k for k in correct if _PGD.fullmatch(k)]
-    if len(keys) != 1:
+def _by_kind(correct: Mapping[str, np.ndarray]) -> dict[str, str]:
+    """Attack kind -> the name of its result in ``correct`` (``'pgd'`` -> ``'pgd10'``).
+
+    ValueError for a name that is no registered attack, and for a family with several results:
+    exactly one ``pgd<k>`` (the baseline) and at most one of any other family.
+    """
+    names: dict[str, list[str]] = {}
+    for name in correct:
+        if name != CLEAN:
+            names.setdefault(AttackId.parse(name).kind, []).append(name)
+    if len(names.get("pgd", [])) != 1:
         raise ValueError(f"the masking row needs exactly one PGD result named pgd<k> (e.g. pgd10) as its "
-                         f"baseline, got {keys or 'none'} among {sorted(correct)}")
-    return keys[0]
+                         f"baseline, got {names.get('pgd') or 'none'} among {sorted(correct)}")
+    for kind, found in names.items():
+        if len(found) > 1:
+            raise ValueError(f"the masking row takes one result per attack kind, got {', '.join(found)} of {kind}")
+    return {kind: found[0] for kind, found in names.items()}
 
 
 def _missing(*names: str) -> Flag:
@@ -162,12 +191,13 @@ def _missing(*names: str) -> Flag:
 
 def masking_row(model: str, eps: float, labels: object, correct: Mapping[str, object],
                 sweep: Mapping[float, object] | None = None, *, alpha: float = ALPHA) -> dict[str, object]:
-    """One row of the masking table (keys :data:`COLUMNS`) for ``model`` at the study's ``eps``.
+    """One row of the masking table (keys :func:`columns`) for ``model`` at the study's ``eps``.
 
-    ``correct`` maps ``'clean'``, exactly one ``'pgd<k>'`` and any of
-    ``'fgsm'``, ``'apgd-ce'``, ``'apgd-dlr'``, ``'square'`` (other attacks
-    too) to per-image correctness on the same images, whose labels are
-    ``labels``. Accuracies are percent (NaN for an attack not run);
+    ``correct`` maps ``'clean'``, exactly one ``'pgd<k>'`` and any other
+    registered attacks (``'fgsm'``, ``'apgd-ce'``, ``'apgd-dlr'``, ``'square'``,
+    a plugin's) to per-image correctness on the same images, whose labels are
+    ``labels``. Accuracies are percent (one column per registered attack kind,
+    NaN for an attack not run);
     ``acc_worst`` is :func:`worst_case` over every array given, with its
     Clopper-Pearson 95% interval. ``sweep`` is for :func:`falls_to_chance`.
     ``any_flag`` is True when a flag is raised.
@@ -179,13 +209,14 @@ def masking_row(model: str, eps: float, labels: object, correct: Mapping[str, ob
     if CLEAN not in correct:
         raise ValueError(f"the masking row needs the clean correctness ('clean'), got {sorted(correct)}")
     ok = {name: _as_correct(name, values, n) for name, values in correct.items()}
-    pgd = _pgd_key(ok)
-    named = {**ok, "pgd": ok[pgd]}
+    by_kind = _by_kind(ok)
+    pgd = by_kind["pgd"]
+    named = {CLEAN: ok[CLEAN], **{kind: ok[name] for kind, name in by_kind.items()}}
     robust = worst_case(ok)
     lo, hi = binomial_ci(int(robust.sum()), n)
     row: dict[str, object] = {"model": model, "eps": float(eps), "images": n, "pgd_attack": pgd}
     row.update({col: 100.0 * float(named[a].mean()) if a in named else float("nan")
-                for a, col in ACCURACY_COLUMNS.items()})
+                for a, col in accuracy_columns().items()})
     row.update({"acc_worst": 100.0 * float(robust.mean()), "worst_ci_lo": 100.0 * lo, "worst_ci_hi": 100.0 * hi})
     apgd = [a for a in ("apgd-ce", "apgd-dlr") if a in ok]
     flags = {
@@ -200,4 +231,4 @@ def masking_row(model: str, eps: float, labels: object, correct: Mapping[str, ob
     for flag, result in flags.items():
         row[f"flag_{flag}"], row[f"evidence_{flag}"] = result.raised, result.evidence
     row["any_flag"] = any(result.raised for result in flags.values())
-    return {col: row[col] for col in COLUMNS}
+    return {col: row[col] for col in columns()}

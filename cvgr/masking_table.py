@@ -12,7 +12,7 @@ model), all on the same first test images. Per model, at the audit's eps
   there) at the audit's eps and each larger eps of the sweep.
 
 Outputs: ``masking.csv`` (one row per model, the columns of
-:data:`cvgr.masking.COLUMNS` after ``dataset``) and ``masking.md`` (per
+:func:`cvgr.masking.columns` after ``dataset``: one accuracy column per registered attack) and ``masking.md`` (per
 dataset: the accuracy table, then every flag's evidence).
 """
 from __future__ import annotations
@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import CvgrError
-from .masking import COLUMNS, FLAGS, masking_row, worst_case
+from .attacks.registry import get as attack_kind
+from .masking import CLEAN, FLAGS, accuracy_columns, columns, masking_row, worst_case
 from .records import WhiteboxCurve
 from .tables import (ACC_FMT, PARAM_FMT, curves_by_model, fmt_eps, markdown_table, read_records, write_atomic,
                      write_csv)
@@ -32,8 +33,12 @@ from .vocab import DATASET_PROSE, AttackId, ModelId
 
 _FLAG_LABELS = {"square_beats_pgd": "Square beats PGD", "fgsm_beats_pgd": "FGSM beats PGD",
                 "apgd_beats_pgd": "APGD beats PGD", "no_fall_to_chance": "no fall towards chance"}
-_ACC_LABELS = {"acc_clean": "clean", "acc_fgsm": "FGSM", "acc_pgd": "PGD", "acc_apgd_ce": "APGD-CE",
-               "acc_apgd_dlr": "APGD-DLR", "acc_square": "Square", "acc_worst": "worst case"}
+
+
+def accuracy_labels() -> dict[str, str]:
+    """Accuracy column -> its heading: 'clean', each registered attack's label ('PGD' for PGD), 'worst case'."""
+    return {col: "clean" if kind == CLEAN else attack_kind(kind).label for kind, col in accuracy_columns().items()} \
+        | {"acc_worst": "worst case"}
 
 
 def _by_model(curves: Sequence[WhiteboxCurve]) -> dict[tuple[str, ModelId], list[WhiteboxCurve]]:
@@ -58,7 +63,7 @@ def _table_eps(ds: str, model: ModelId, group: Sequence[WhiteboxCurve]) -> float
 
 
 def model_row(ds: str, model: ModelId, group: Sequence[WhiteboxCurve]) -> dict[str, Any]:
-    """One row of the masking table (``dataset`` + :data:`cvgr.masking.COLUMNS`)."""
+    """One row of the masking table (``dataset`` + :func:`cvgr.masking.columns`)."""
     eps = _table_eps(ds, model, group)
     with_clean = [c for c in group if np.isclose(c.eps, 0.0).any()]
     if not with_clean:
@@ -98,11 +103,12 @@ def _markdown(df: pd.DataFrame, curves: Sequence[WhiteboxCurve]) -> str:
             "Accuracy (%); worst case = images that survive every attack, with its exact 95% interval. "
             "A flag is raised when the exact one-sided McNemar test gives p < 0.05 (or, for the chance check, "
             "when more images survive eps >= 0.5 than can).\n")
-        headers = ["model", *_ACC_LABELS.values(), "95% interval", "flags raised"]
+        labels = accuracy_labels()
+        headers = ["model", *labels.values(), "95% interval", "flags raised"]
         table = []
         for r in rows.to_dict("records"):
             raised = [_FLAG_LABELS[f] for f in FLAGS if r[f"flag_{f}"] is True]
-            table.append([r["model"], *(_fmt_acc(r[c]) for c in _ACC_LABELS),
+            table.append([r["model"], *(_fmt_acc(r[c]) for c in labels),
                           f"{r['worst_ci_lo']:.1f}-{r['worst_ci_hi']:.1f}", ", ".join(raised) or "none"])
         parts.append(markdown_table(headers, table) + "\n")
         parts.append("Evidence:\n")
@@ -118,11 +124,12 @@ def write_masking_table(paths: list[str], csv_out: str, md_out: str) -> pd.DataF
     """The masking table of every audited model (module docstring); returns the CSV's frame."""
     curves = read_records(paths, WhiteboxCurve)
     rows = [model_row(ds, model, group) for (ds, model), group in _by_model(curves).items()]
-    df = pd.DataFrame.from_records(rows, columns=["dataset", *COLUMNS])
+    cols = columns()
+    df = pd.DataFrame.from_records(rows, columns=["dataset", *cols])
     out = df.copy()
     for f in FLAGS:
         out[f"flag_{f}"] = ["" if v is None else str(bool(v)).lower() for v in out[f"flag_{f}"]]
     out["any_flag"] = [str(bool(v)).lower() for v in out["any_flag"]]
-    write_csv(out, csv_out, {"eps": PARAM_FMT, **{c: ACC_FMT for c in COLUMNS if c.startswith(("acc_", "worst_"))}})
+    write_csv(out, csv_out, {"eps": PARAM_FMT, **{c: ACC_FMT for c in cols if c.startswith(("acc_", "worst_"))}})
     write_atomic(md_out, _markdown(df, curves).encode())
     return df

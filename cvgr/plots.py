@@ -136,17 +136,18 @@ def plot_zeta(history_paths: list[str], png_out: str, dataset: str) -> None:
 
 def masking_figure(paths: list[str], dataset: str) -> Figure:
     """The audit of ``dataset``: one group of bars per model (clean, each attack, worst case), flags marked."""
-    from .masking_table import _ACC_LABELS, _FLAG_LABELS, _by_model, model_row
+    from .masking_table import _FLAG_LABELS, _by_model, accuracy_labels, model_row
 
     curves = _for_dataset(read_records(paths, WhiteboxCurve), dataset, "audit curve")
     rows = [model_row(ds, m, group) for (ds, m), group in _by_model(curves).items()]
-    columns = [c for c in _ACC_LABELS if any(r[c] == r[c] for r in rows)]  # attacks that ran (not NaN)
+    labels = accuracy_labels()
+    columns = [c for c in labels if any(r[c] == r[c] for r in rows)]  # attacks that ran (not NaN)
     fig = Figure(figsize=(max(6.0, 1.3 * len(rows) + 2), 4.6))
     ax = fig.subplots()
     width = 0.8 / len(columns)
     for j, col in enumerate(columns):
         xs = np.arange(len(rows)) + (j - (len(columns) - 1) / 2) * width
-        ax.bar(xs, [r[col] for r in rows], width, label=_ACC_LABELS[col],
+        ax.bar(xs, [r[col] for r in rows], width, label=labels[col],
                color="0.25" if col == "acc_worst" else f"C{j}")
     for i, r in enumerate(rows):
         raised = [_FLAG_LABELS[k[len("flag_"):]] for k, v in r.items() if k.startswith("flag_") and v is True]

@@ -266,8 +266,8 @@ class WhiteboxCurve(Record):
 
     @property
     def random_start(self) -> bool:
-        """Whether PGD started at a random point (never for the other attacks)."""
-        return self.spec.random_start and self.spec.attack.kind == "pgd"
+        """Whether the attack started at a random point (only attacks with the ``random_start`` option do)."""
+        return self.spec.random_start and "random_start" in self.spec.attack.options
 
     def at(self, eps: float) -> np.ndarray:
         """Per-image correctness (bool) at ``eps``; KeyError if the grid lacks it."""

@@ -18,8 +18,7 @@ import yaml
 
 from .settings import Rule, Spec, fields_of, rule_of, unwrap_optional
 from .specs import Config, DatasetSection, WhiteboxSection
-from .vocab import (ATTACK_PATTERN, GRADIENT_ATTACK_FORMS, GRADIENT_ATTACK_PATTERN, MODEL_PATTERN, AttackId,
-                    ModelId)
+from .vocab import MODEL_PATTERN, AttackId, ModelId, attack_forms, attack_pattern
 
 _HEADER = """\
 # JSON schema (draft 2020-12) of the cvgr workflow configuration.
@@ -30,16 +29,18 @@ _HEADER = """\
 # on top, each of which holds any part of it (docs/CONFIG.md).
 """
 
-_PATTERNS = {ModelId: (MODEL_PATTERN, ModelId.FORM), AttackId: (ATTACK_PATTERN, AttackId.FORM)}
+#: (pattern, form) of each name type, read when the schema is made (a plugin's attacks included).
+_PATTERNS = {ModelId: lambda: (MODEL_PATTERN, ModelId.FORM), AttackId: lambda: (attack_pattern(), attack_forms())}
 #: Fields whose spec check allows fewer names than their type: the white-box sweeps run the gradient
 #: attacks only (the others belong to the audit section).
-_NARROWER = {(WhiteboxSection, "attacks"): (GRADIENT_ATTACK_PATTERN, GRADIENT_ATTACK_FORMS)}
+_NARROWER = {(WhiteboxSection, "attacks"): lambda: (attack_pattern(gradient_only=True),
+                                                    attack_forms(gradient_only=True))}
 _TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 
 def _scalar(tp: Any, rule: Rule, names: tuple[str, str] | None = None) -> dict[str, Any]:
     if tp in _PATTERNS:
-        pattern, form = names or _PATTERNS[tp]
+        pattern, form = names or _PATTERNS[tp]()
         return {"type": "string", "pattern": f"^(?:{pattern})$", "description": form}
     node: dict[str, Any] = {"type": _TYPES[tp]}
     if rule.choices is not None:
@@ -79,7 +80,8 @@ def spec_schema(spec: type[Spec]) -> dict[str, Any]:
     props, required = {}, []
     for f, tp in fields_of(spec):
         rule = rule_of(f)
-        prop = _node(tp, rule, _NARROWER.get((spec, f.name)))
+        narrower = _NARROWER.get((spec, f.name))
+        prop = _node(tp, rule, narrower() if narrower else None)
         doc = rule.doc + (" (optional)" if rule.optional else "")
         props[f.name] = {"description": doc, **prop} if doc else prop
         if not rule.optional:

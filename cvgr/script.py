@@ -1,4 +1,4 @@
-"""Running as a Snakemake script: output to the job's log, and user errors as one line.
+"""Running as a Snakemake script: the config's plugins imported, output to the job's log, user errors as one line.
 
 Kept free of torch so that table and figure jobs start fast.
 """
@@ -9,6 +9,7 @@ import sys
 from typing import Any, Iterator, TextIO
 
 from .errors import CvgrError
+from .plugins import load_plugins
 
 
 class _Tee:
@@ -35,7 +36,9 @@ class _Tee:
 def snakemake_script(smk: Any) -> Iterator[Any]:
     """Run a Snakemake script's body (``with snakemake_script(snakemake) as smk:``).
 
-    Output is teed to ``smk.log[0]``; a CvgrError becomes one line and exit 1.
+    The config's ``plugins`` (rules/common.smk puts the study's in ``smk.config``) are imported
+    first, so the job sees their registrations. Output is teed to ``smk.log[0]``; a CvgrError
+    becomes one line and exit 1.
     """
     log_path = smk.log[0] if len(smk.log) else None
     log = open(log_path, "a") if log_path else None
@@ -43,6 +46,7 @@ def snakemake_script(smk: Any) -> Iterator[Any]:
     if log:
         sys.stdout, sys.stderr = _Tee(old[0], log), _Tee(old[1], log)
     try:
+        load_plugins(getattr(smk, "config", {}).get("plugins") or ())
         yield smk
     except CvgrError as err:
         print(f"cvgr error: {err}", file=sys.stderr)

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from .settings import Spec, check_value, rule_of, setting, shared_fields
-from .vocab import ARCHITECTURES, DATASETS, DEVICES, FIELDS, MODES, NES_SCORES, REAL_BIASES, AttackId, ModelId
+from .vocab import (ARCHITECTURES, DATASETS, DEVICES, FIELDS, MODES, NES_SCORES, REAL_BIASES, AttackId, ModelId,
+                    attack_forms, attack_option_defaults, attack_option_users)
 
 #: The white-box grid of the 28x28 tasks: 0 to 0.3 in steps of 0.02.
 GRID_28 = tuple(round(0.02 * i, 2) for i in range(16))
@@ -166,9 +167,9 @@ class WhiteboxSettings(Spec):
 
 def _gradient_attacks_only(spec: "WhiteboxSection") -> Iterator[tuple[str, str, str]]:
     for i, attack in enumerate(spec.attacks):
-        if attack.kind not in ("fgsm", "pgd"):
+        if not attack.gradient:
             yield f"attacks[{i}]", f"{attack.name} belongs to the audit section (it has its settings there)", \
-                "fgsm, pgd<k>"
+                attack_forms(gradient_only=True)
 
 
 @_spec
@@ -177,22 +178,18 @@ class WhiteboxSection(WhiteboxSettings):
 
     CHECKS = (_gradient_attacks_only,)
 
-    attacks: tuple[AttackId, ...] = setting(min_items=1, unique=True, doc="the attacks (fgsm, pgd<k>), each a "
-                                                                            "sweep per model")
-
-
-#: The attack kinds each option of a white-box spec applies to; for every other attack it is off.
-ATTACK_OPTIONS: dict[str, tuple[str, ...]] = {"random_start": ("pgd",), "apgd_steps": ("apgd-ce", "apgd-dlr"),
-                                               "square_queries": ("square",)}
+    attacks: tuple[AttackId, ...] = setting(min_items=1, unique=True, doc="the gradient attacks, each a sweep "
+                                                                            "per model")
 
 
 def _options_match_attack(spec: "WhiteboxSpec") -> Iterator[tuple[str, str, str]]:
-    for key in ("apgd_steps", "square_queries"):
-        kinds = ATTACK_OPTIONS[key]
-        wanted = spec.attack.kind in kinds
+    """An option that is off (None) for the attacks not declaring it is set exactly for those that do."""
+    off = {f.name for f in dataclasses.fields(spec) if f.default is None}
+    for key in (k for k in attack_option_defaults() if k in off):
+        wanted = key in spec.attack.options
         if wanted != (getattr(spec, key) is not None):
             yield key, f"{'missing' if wanted else 'set'} for {spec.attack.name}", \
-                f"a value exactly for {', '.join(kinds)}"
+                f"a value exactly for {', '.join(attack_option_users(key))}"
 
 
 @_spec
@@ -207,18 +204,18 @@ class WhiteboxSpec(WhiteboxSettings):
                                                          "(Square only)")
 
     @classmethod
-    def for_attack(cls, attack: AttackId | str, *, random_start: bool = False, apgd_steps: int = 100,
-                   square_queries: int = 5000, **rest: Any) -> "WhiteboxSpec":
-        """The spec of ``attack`` with only the options it uses (:data:`ATTACK_OPTIONS`); the others are off.
+    def for_attack(cls, attack: AttackId | str, **rest: Any) -> "WhiteboxSpec":
+        """The spec of ``attack`` with only the options it declares (its registry record); the others are off.
 
         An option of one attack is then in no other attack's spec, so changing it reruns exactly that
         attack's jobs. The config and the command line build their white-box specs here; the defaults
-        are the command line's (the config's audit section always sets them).
+        are the attack's registry record's (the config's audit section always sets them).
         """
         fields = {f.name: f for f in dataclasses.fields(cls)}
         attack = check_value(attack, AttackId, rule_of(fields["attack"]), "attack")
-        given = {"random_start": random_start, "apgd_steps": apgd_steps, "square_queries": square_queries}
-        options = {k: v if attack.kind in ATTACK_OPTIONS[k] else fields[k].default for k, v in given.items()}
+        defaults = {**attack_option_defaults(), **attack.record.options}  # the attack's own first
+        given = {k: rest.pop(k, v) for k, v in defaults.items() if k in fields}
+        options = {k: v if k in attack.options else fields[k].default for k, v in given.items()}
         return cls(attack=attack, **options, **rest)
 
 
@@ -242,11 +239,10 @@ class AuditSection(Spec):
     CHECKS = (_one_pgd_baseline, _sweep_above_eps)
 
     attacks: tuple[AttackId, ...] = setting(min_items=1, unique=True,
-                                            doc="the attacks at eps: one pgd<k> baseline and any of fgsm, "
-                                                "apgd-ce, apgd-dlr, square")
+                                            doc="the attacks at eps: one pgd<k> baseline and any others")
     eps: float = setting(lo=0, lo_open=True, hi=1, doc="the masking table's eps (the paper's: the transfer eps)")
     sweep: tuple[float, ...] = setting(lo=0, lo_open=True, hi=1, unique=True,
-                                       doc="larger eps (up to 0.5) at which fgsm and pgd also run, for the "
+                                       doc="larger eps (up to 0.5) at which the gradient attacks also run, for the "
                                            "falls-towards-chance flag")
     images: int = setting(lo=1, doc="the first N test images, the same for every attack")
     random_start: bool = setting(doc="uniform random start of PGD in the eps-ball")
@@ -369,6 +365,9 @@ class Config(Runtime):
     run: tuple[str, ...] | None = setting(None, optional=True, choices=DATASETS, min_items=1, unique=True,
                                           doc="the datasets the study runs, in table order; only their sections "
                                               "of datasets apply (default: every section)")
+    plugins: tuple[str, ...] = setting((), optional=True, unique=True,
+                                       doc="modules imported before the rest of the config is read, each registering "
+                                           "extensions (e.g. attacks); on PYTHONPATH or installed")
     datasets: dict[str, DatasetSection] = setting(choices=DATASETS, doc="one section per dataset of the study")
 
     @property

@@ -41,7 +41,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from .attacks import pgd
+from .attacks.pgd import pgd
 from .augment import AUGMENTATIONS, Augmentation, Draws, apply, augment_batch, draw
 from .errors import NumericalError
 from .evaluate import loss_and_correct

@@ -15,14 +15,21 @@ Two grammars live here too:
   adversarial training at that epsilon); e.g. ``complex-gr64-s0``,
   ``real-adv0.2-s0``. Numbers are written in their shortest form, so a name
   round-trips.
-* **attack names** (:class:`AttackId`): ``fgsm``, ``pgd<k>`` (``k >= 1``
-  PGD steps, e.g. ``pgd10``), ``apgd-ce``, ``apgd-dlr`` and ``square``.
+* **attack names** (:class:`AttackId`): those of the attack registry
+  (:mod:`cvgr.attacks.registry`), e.g. ``fgsm``, ``pgd<k>`` (``k >= 1`` PGD
+  steps, e.g. ``pgd10``), ``apgd-ce``, ``apgd-dlr`` and ``square``.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
+
+# The attacks package registers the built-in attacks (their modules import torch only when an attack
+# runs); whatever reads the names depends on their registrations, so its code hash holds them.
+from . import attacks as _attacks  # noqa: F401
+from .attacks.registry import AttackKind, forms as _forms, get as _kind, kinds as _kinds, option_defaults, \
+    option_users, parse as _parse, pattern as _pattern
 
 #: Datasets, in the order of the paper's table columns.
 DATASETS = ("mnist", "svhn", "fmnist", "cifar10")
@@ -60,14 +67,44 @@ NES_SCORE_PROSE = {"output": "the true class's raw output (logit or magnitude)",
 DEFENSES = ("std", "gr", "adv")
 DEFENSE_LABELS = {"std": "Std.", "gr": "G.R.", "adv": "Adv."}
 
-#: Attack names without a parameter; ``pgd<k>`` is the one with a step count.
-FIXED_ATTACKS = ("fgsm", "apgd-ce", "apgd-dlr", "square")
-#: The gradient attacks, those of the white-box sweeps; the audit also runs the others.
-GRADIENT_ATTACK_PATTERN = r"fgsm|pgd[1-9][0-9]*"
-GRADIENT_ATTACK_FORMS = "fgsm, pgd<k> (k >= 1 steps, e.g. pgd10)"
-ATTACK_PATTERN = GRADIENT_ATTACK_PATTERN + r"|apgd-ce|apgd-dlr|square"
-ATTACK_FORMS = GRADIENT_ATTACK_FORMS + ", apgd-ce, apgd-dlr, square"
-_ATTACK_LABELS = {"fgsm": "FGSM", "apgd-ce": "APGD-CE", "apgd-dlr": "APGD-DLR", "square": "Square"}
+#: Attacks: the registry (:mod:`cvgr.attacks.registry`) is their one list; the names below are derived
+#: from it when read (module ``__getattr__``), so an attack registered later (a plugin) is in them.
+_ATTACK_WORDS = {
+    "FIXED_ATTACKS": lambda: tuple(k.name for k in _kinds() if k.parameter is None),
+    "ATTACK_PATTERN": _pattern,
+    "ATTACK_FORMS": _forms,
+    #: The gradient attacks, those of the white-box sweeps; the audit also runs the others.
+    "GRADIENT_ATTACK_PATTERN": lambda: _pattern(gradient_only=True),
+    "GRADIENT_ATTACK_FORMS": lambda: _forms(gradient_only=True),
+}
+
+
+def attack_pattern(*, gradient_only: bool = False) -> str:
+    """The regular expression of every registered attack name (of the gradient attacks only)."""
+    return _pattern(gradient_only=gradient_only)
+
+
+def attack_forms(*, gradient_only: bool = False) -> str:
+    """The registered attack names as a user writes them (of the gradient attacks only)."""
+    return _forms(gradient_only=gradient_only)
+
+
+def attack_option_defaults() -> dict[str, Any]:
+    """Every config setting some attack takes -> its default (``random_start``, ``apgd_steps``, ...)."""
+    return option_defaults()
+
+
+def attack_option_users(option: str) -> tuple[str, ...]:
+    """The attack kinds that take the setting ``option``."""
+    return option_users(option)
+
+
+def __getattr__(name: str) -> object:
+    """``FIXED_ATTACKS``, ``ATTACK_PATTERN``, ``ATTACK_FORMS`` and the ``GRADIENT_`` ones, from the registry."""
+    if name in _ATTACK_WORDS:
+        return _ATTACK_WORDS[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: The targets of a transfer table row: the source itself, then the other seed's copy of each model type.
 TRANSFER_ROLES = {"self": "Self", "real-std": "R (Std.)", "complex-std": "C (Std.)",
@@ -165,46 +202,70 @@ class ModelId:
         return (FIELDS.index(self.field), DEFENSES.index(self.defense), self.strength, self.seed)
 
 
+class _AttackForms:
+    """``AttackId.FORM``: the registry's forms when read, so a plugin's attack is among them."""
+
+    def __get__(self, obj: Any, owner: type) -> str:
+        return _forms()
+
+
 @dataclass(frozen=True)
 class AttackId:
-    """An attack name: ``kind`` in fgsm, pgd, apgd-ce, apgd-dlr, square, and PGD's step count."""
+    """An attack name: a registered ``kind`` (:mod:`cvgr.attacks.registry`) and a family's integer.
 
-    FORM: ClassVar[str] = ATTACK_FORMS
+    ``steps`` is the family's parameter (PGD's step count, ``pgd10``); 1 for a fixed name.
+    """
+
+    FORM: ClassVar[str] = _AttackForms()  # type: ignore[assignment]
 
     kind: str
     steps: int = 1
 
+    def __post_init__(self) -> None:
+        _kind(self.kind)  # ValueError naming the registered attacks
+
     @classmethod
     def parse(cls, name: str) -> "AttackId":
         """``'pgd10'`` -> AttackId('pgd', 10); ValueError naming the allowed forms."""
-        if name in FIXED_ATTACKS:
-            return cls(name)
-        m = re.fullmatch(r"pgd([1-9][0-9]*)", name)
-        if not m:
-            raise ValueError(f"unknown attack {name!r}; allowed: {ATTACK_FORMS}")
-        return cls("pgd", int(m.group(1)))
+        kind, k = _parse(name)
+        return cls(kind.name) if k is None else cls(kind.name, k)
+
+    @property
+    def record(self) -> AttackKind:
+        """The registry's record of the kind: label, function, options, ..."""
+        return _kind(self.kind)
 
     @property
     def name(self) -> str:
-        return f"pgd{self.steps}" if self.kind == "pgd" else self.kind
+        return f"{self.kind}{self.steps}" if self.record.parameter else self.kind
 
     def __str__(self) -> str:
         return self.name
 
     @property
     def label(self) -> str:
-        """'FGSM', 'PGD-10', 'APGD-CE', ..."""
-        return f"PGD-{self.steps}" if self.kind == "pgd" else _ATTACK_LABELS[self.kind]
+        """'FGSM', 'PGD-10', 'APGD-CE', ...: the kind's label, with a family's integer."""
+        record = self.record
+        return f"{record.label}-{self.steps}" if record.parameter else record.label
+
+    @property
+    def gradient(self) -> bool:
+        """True for the gradient attacks, those of the white-box sweeps."""
+        return self.record.gradient
 
     @property
     def white_box(self) -> bool:
         """False for the score-based (query) attacks."""
-        return self.kind != "square"
+        return self.record.white_box
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The config settings the attack takes (``random_start`` for PGD, ``apgd_steps`` for APGD, ...)."""
+        return tuple(self.record.options)
 
     def sort_key(self) -> tuple[int, int]:
-        """fgsm, pgd<k> by k, apgd-ce, apgd-dlr, square."""
-        order = ("fgsm", "pgd", "apgd-ce", "apgd-dlr", "square")
-        return (order.index(self.kind), self.steps)
+        """Registration order (fgsm, pgd<k>, apgd-ce, apgd-dlr, square, then plugins), then the integer."""
+        return ([k.name for k in _kinds()].index(self.kind), self.steps)
 
 
 def transfer_role(source: ModelId, target: ModelId) -> str:

@@ -24,7 +24,7 @@ from cvgr.errors import CvgrError
 from cvgr.layers import snakemake_layers, study
 from cvgr.runlock import claim, runs_jobs
 from cvgr.stages import code_hash
-from cvgr.vocab import ATTACK_PATTERN, MODEL_PATTERN, AttackId
+from cvgr.vocab import MODEL_PATTERN, AttackId, attack_pattern
 
 
 # The study: cvgr's config.yaml, the user's files of overrides on top, then --config (cvgr.layers).
@@ -34,6 +34,8 @@ try:
                                    workflow.overwrite_configfiles, workflow.config_settings.config, config))
 except CvgrError as err:
     sys.exit(f"cvgr error: {err}")
+# Every job's script imports the study's plugins (cvgr.script), as the study did above (cvgr.plugins).
+config["plugins"] = list(STUDY.config.plugins)
 
 # One run per working directory: the Snakemake process that runs jobs holds cvgr's run lock; locks
 # left by a run that no longer exists are cleared, a live run is never overridden (cvgr.runlock).
@@ -62,7 +64,7 @@ wildcard_constraints:
     model=MODEL_PATTERN,
     source=MODEL_PATTERN,
     target=MODEL_PATTERN,
-    attack=ATTACK_PATTERN,
+    attack=attack_pattern(),  # after the study: its plugins' attacks included
 
 
 def plan(wildcards):

@@ -7,8 +7,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import torchattacks
-from cvgr.attacks import (CHUNK_CPU, NES_SCORES, QueryCounter, default_chunk, fgsm, nes, nes_gradient, pgd,
-                          true_class_score)
+from cvgr.attacks.fgsm import fgsm
+from cvgr.attacks.nes import CHUNK_CPU, NES_SCORES, QueryCounter, default_chunk, nes, nes_gradient, true_class_score
+from cvgr.attacks.pgd import pgd
 from cvgr.evaluate import attack_function
 from cvgr.nn import build_model
 from cvgr.vocab import AttackId

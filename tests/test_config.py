@@ -92,7 +92,7 @@ def test_shipped_configs_are_valid(path):
     (lambda c: c.__setitem__("datasets", {}),
      "config.yaml: datasets: empty mapping; allowed: mnist, svhn, fmnist, cifar10"),
     (lambda c: c.__setitem__("thread", 1),
-     "config.yaml: thread: unknown key 'thread'; allowed: device, threads, cuda_graphs, attack_seed, run, datasets"),
+     "config.yaml: thread: unknown key 'thread'; allowed: device, threads, cuda_graphs, attack_seed, run, plugins, datasets"),
     (lambda c: fm(c)["nes"].__setitem__("queries", 801),
      "config.yaml: datasets.fmnist.nes.queries: 801 is not a multiple of 2 * steps = 16; allowed: multiples of 16"),
     (lambda c: fm(c)["seeds"].__setitem__("target", 0),
@@ -114,7 +114,7 @@ def test_shipped_configs_are_valid(path):
      "e.g. pgd10), apgd-ce, apgd-dlr, square"),
     (lambda c: fm(c)["whitebox"].__setitem__("attacks", ["fgsm", "square"]),
      "config.yaml: datasets.fmnist.whitebox.attacks[1]: square belongs to the audit section (it has its settings "
-     "there); allowed: fgsm, pgd<k>"),
+     "there); allowed: fgsm, pgd<k> (k >= 1 steps, e.g. pgd10)"),
 ])
 def test_bad_config_names_key_and_allowed_values(change, expected):
     assert error_of(mutated(change)) == expected

@@ -6,7 +6,10 @@ import torch
 from torch import Tensor, nn
 
 
-from cvgr.attacks import QueryCounter, fgsm, nes, pgd
+from cvgr.attacks.core import QueryCounter
+from cvgr.attacks.fgsm import fgsm
+from cvgr.attacks.nes import nes
+from cvgr.attacks.pgd import pgd
 from cvgr.errors import CvgrError
 from cvgr.evaluate import attack_batched, correct, loss_and_accuracy, loss_and_correct, predict
 from cvgr.nn import build_model

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import quadrant_images
-from cvgr.attacks import nes_gradient
+from cvgr.attacks.nes import nes_gradient
 from cvgr.device import set_determinism
 from cvgr.nn import build_model
 from cvgr.rand import generator

@@ -8,18 +8,21 @@ import torch
 from torch import Tensor, nn
 
 from audit_cases import PerImageCounter, linear_case
-from cvgr.attacks import QueryCounter, fgsm, pgd
+from cvgr.attacks.apgd import apgd, apgd_ce, apgd_dlr
+from cvgr.attacks.core import QueryCounter
+from cvgr.attacks.fgsm import fgsm
+from cvgr.attacks.library import SQUARE_OVERHEAD, library_seed, torchattacks
+from cvgr.attacks.pgd import pgd
+from cvgr.attacks.square import square
 from cvgr.errors import CvgrError
 from cvgr.evaluate import attack_batched, attack_function, predict
-from cvgr.library_attacks import (SQUARE_OVERHEAD, apgd, apgd_ce, apgd_dlr, library_seed, square,
-                                  torchattacks)
 from cvgr.nn import build_model
 from cvgr.vocab import AttackId
 
 torch.set_num_threads(1)
 EPS = 0.1
 #: Cheap settings for the small CNNs: (name, options).
-CHEAP = [("apgd-ce", {"steps": 4}), ("apgd-dlr", {"steps": 4}), ("square", {"queries": 12})]
+CHEAP = [("apgd-ce", {"apgd_steps": 4}), ("apgd-dlr", {"apgd_steps": 4}), ("square", {"square_queries": 12})]
 
 
 def _small_cnn(field: str) -> nn.Module:
@@ -44,7 +47,7 @@ def _correct(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
 
 
 @pytest.mark.parametrize("name, options", [("fgsm", {}), ("pgd10", {}), ("apgd-ce", {}), ("apgd-dlr", {}),
-                                           ("square", {"queries": 1000})])
+                                           ("square", {"square_queries": 1000})])
 def test_each_attack_reaches_the_known_robust_accuracy(name, options):
     """Linear model: image i survives an optimal attack iff s_i > eps ||w||_1; every attack must find exactly that."""
     case = linear_case()
@@ -62,7 +65,7 @@ def test_square_spends_at_most_its_budget_per_image():
     assert dist.min() > 2 * case.eps  # the counter can tell the images' queries apart
     for budget in (SQUARE_OVERHEAD, 40):
         counter = PerImageCounter(case.model, case.x, case.eps)
-        x_adv = square(counter, case.x, case.y, case.eps, queries=budget, generator=torch.Generator().manual_seed(1))
+        x_adv = square(counter, case.x, case.y, case.eps, square_queries=budget, generator=torch.Generator().manual_seed(1))
         counts = counter.counts
         assert (counts <= budget).all(), f"rows per image {counts.tolist()} exceed the budget {budget}"
         assert (counts[case.robust] == budget).all()
@@ -70,7 +73,7 @@ def test_square_spends_at_most_its_budget_per_image():
         fooled = ~_correct(case.model, x_adv, case.y) & case.clean
         assert fooled.any() and (counts[fooled] <= budget).all()
         total = QueryCounter(case.model)
-        square(total, case.x, case.y, case.eps, queries=budget, generator=torch.Generator().manual_seed(1))
+        square(total, case.x, case.y, case.eps, square_queries=budget, generator=torch.Generator().manual_seed(1))
         assert total.queries == int(counts.sum())
 
 
@@ -78,7 +81,7 @@ def test_apgd_costs_steps_plus_two_rows_per_attacked_image():
     """One clean pass for all images, then start + steps gradient passes for each clean-correct one."""
     case = linear_case(n=16)
     counter = QueryCounter(case.model)
-    apgd_ce(counter, case.x, case.y, case.eps, steps=7, generator=torch.Generator().manual_seed(0))
+    apgd_ce(counter, case.x, case.y, case.eps, apgd_steps=7, generator=torch.Generator().manual_seed(0))
     assert counter.queries == len(case.x) + int(case.clean.sum()) * (7 + 1)
 
 
@@ -99,7 +102,7 @@ def test_other_seed_other_random_choices(batch):
     """Square's first guess is random stripes: an image fooled under two seeds gets two different examples."""
     x, y = batch
     model = _small_cnn("complex")
-    a, b = (square(model, x, y, EPS, queries=SQUARE_OVERHEAD, generator=torch.Generator().manual_seed(s))
+    a, b = (square(model, x, y, EPS, square_queries=SQUARE_OVERHEAD, generator=torch.Generator().manual_seed(s))
             for s in (0, 1))
     both = ~_correct(model, a, y) & ~_correct(model, b, y)
     assert both.any()
@@ -114,10 +117,10 @@ def test_wrappers_equal_the_library_called_directly(name, options, batch):
     seed = library_seed(torch.Generator().manual_seed(5), x.device)
     lib = torchattacks()
     if name == "square":
-        direct = lib.Square(model, norm="Linf", eps=EPS, n_queries=options["queries"] - SQUARE_OVERHEAD,
+        direct = lib.Square(model, norm="Linf", eps=EPS, n_queries=options["square_queries"] - SQUARE_OVERHEAD,
                             n_restarts=1, p_init=0.8, loss="margin", seed=seed)
     else:
-        direct = lib.APGD(model, norm="Linf", eps=EPS, steps=options["steps"], n_restarts=1, seed=seed,
+        direct = lib.APGD(model, norm="Linf", eps=EPS, steps=options["apgd_steps"], n_restarts=1, seed=seed,
                           loss=name[5:], eot_iter=1, rho=0.75)
     with torch.random.fork_rng(devices=[]):
         expected = direct(x, y)
@@ -163,8 +166,8 @@ def test_complex_nets_get_no_weight_gradients(batch, no_weight_gradients):
     """The complex layers' paper-mode backward is never asked for dL/dW by a library attack."""
     model = _small_cnn("complex")
     x, y = batch
-    apgd_ce(model, x, y, EPS, steps=2)
-    apgd_dlr(model, x, y, EPS, steps=2)
+    apgd_ce(model, x, y, EPS, apgd_steps=2)
+    apgd_dlr(model, x, y, EPS, apgd_steps=2)
 
 
 def test_batched_runs_are_reproducible(batch):
@@ -172,7 +175,7 @@ def test_batched_runs_are_reproducible(batch):
     model = _small_cnn("real")
 
     def run() -> Tensor:
-        return attack_batched(apgd_ce, model, x, y, EPS, batch_size=4, steps=3,
+        return attack_batched(apgd_ce, model, x, y, EPS, batch_size=4, apgd_steps=3,
                               generator=torch.Generator().manual_seed(0))
 
     a = run()
@@ -183,7 +186,7 @@ def test_a_missing_library_is_one_line_naming_the_install(monkeypatch, batch):
     x, y = batch
     monkeypatch.setitem(sys.modules, "torchattacks", None)  # makes `import torchattacks` fail
     with pytest.raises(CvgrError) as err:
-        apgd_ce(_small_cnn("real"), x, y, EPS, steps=1)
+        apgd_ce(_small_cnn("real"), x, y, EPS, apgd_steps=1)
     message = str(err.value)
     assert "\n" not in message
     assert "torchattacks" in message and "pip install --no-deps torchattacks==3.5.1" in message
@@ -193,14 +196,14 @@ def test_another_library_version_is_refused(monkeypatch, batch):
     x, y = batch
     monkeypatch.setattr(torchattacks(), "__version__", "3.6.0")
     with pytest.raises(CvgrError, match="checked against torchattacks 3.5.1, found 3.6.0: install it with pip"):
-        square(_small_cnn("real"), x, y, EPS, queries=5)
+        square(_small_cnn("real"), x, y, EPS, square_queries=5)
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda m, x, y: apgd_ce(m, x, y, EPS, steps=0), "steps must be >= 1"),
-    (lambda m, x, y: apgd_dlr(m, x, y, EPS, restarts=0), "restarts must be >= 1"),
+    (lambda m, x, y: apgd_ce(m, x, y, EPS, apgd_steps=0), "steps must be >= 1"),
+    (lambda m, x, y: apgd(m, x, y, EPS, loss="dlr", restarts=0), "restarts must be >= 1"),
     (lambda m, x, y: apgd(m, x, y, EPS, loss="cw"), "allowed: ce, dlr"),
-    (lambda m, x, y: square(m, x, y, EPS, queries=2), "queries must be >= 3"),
+    (lambda m, x, y: square(m, x, y, EPS, square_queries=2), "queries must be >= 3"),
     (lambda m, x, y: square(m, x, y, EPS, p_init=0.0), r"p_init must be in \(0, 1\]"),
     (lambda m, x, y: square(m, x, y, -0.1), "eps must be >= 0"),
 ])
@@ -210,14 +213,19 @@ def test_bad_options_are_refused(call, message, batch):
         call(_small_cnn("real"), x, y)
 
 
-def test_attack_names_give_the_library_attacks():
-    def func(name, **options):
-        bound = attack_function(AttackId.parse(name), **options)
-        return bound.func, bound.keywords
+def test_attack_names_give_the_library_attacks_with_their_options(batch):
+    """attack_function binds each attack's own config option; same seed, same result as the direct call."""
+    x, y = batch
+    model = _small_cnn("real")
 
-    assert func("apgd-ce", apgd_steps=7) == (apgd_ce, {"steps": 7})
-    assert func("apgd-dlr") == (apgd_dlr, {"steps": 100})
-    assert func("square", square_queries=40) == (square, {"queries": 40})
+    def seeded() -> torch.Generator:
+        return torch.Generator().manual_seed(3)
+
+    for name, direct in (("apgd-ce", lambda: apgd(model, x, y, EPS, loss="ce", steps=3, generator=seeded())),
+                         ("apgd-dlr", lambda: apgd(model, x, y, EPS, loss="dlr", steps=3, generator=seeded())),
+                         ("square", lambda: square(model, x, y, EPS, square_queries=9, generator=seeded()))):
+        bound = attack_function(AttackId.parse(name), apgd_steps=3, square_queries=9, random_start=True)
+        assert torch.equal(bound(model, x, y, EPS, generator=seeded()), direct())
     assert attack_function(AttackId.parse("fgsm")) is fgsm
     case = linear_case(n=4)
     assert torch.equal(attack_function(AttackId.parse("pgd3"))(case.model, case.x, case.y, 0.05),
@@ -240,7 +248,7 @@ def test_on_cuda_results_stay_on_the_gpu_repeat_and_leave_the_gpu_rng_alone(name
 def test_on_cuda_the_linear_case_reaches_the_known_robust_accuracy():
     case = linear_case()
     model, x, y = case.model.cuda(), case.x.cuda(), case.y.cuda()
-    for name, options in (("apgd-ce", {}), ("apgd-dlr", {}), ("square", {"queries": 1000})):
+    for name, options in (("apgd-ce", {}), ("apgd-dlr", {}), ("square", {"square_queries": 1000})):
         x_adv = attack_function(AttackId.parse(name))(model, x, y, case.eps, generator=torch.Generator("cuda").manual_seed(0),
                                        **options)
         assert torch.equal(_correct(model, x_adv, y).cpu(), case.robust), name

@@ -181,7 +181,7 @@ def test_masking_row_refuses_ambiguous_input(correct, message):
         masking_row("m", 0.1, [0, 1], correct)
 
 
-ATTACKS = (("fgsm", {}), ("pgd10", {}), ("apgd-ce", {}), ("apgd-dlr", {}), ("square", {"queries": 1000}))
+ATTACKS = (("fgsm", {}), ("pgd10", {}), ("apgd-ce", {}), ("apgd-dlr", {}), ("square", {"square_queries": 1000}))
 
 
 def _audit(model, case, eps: float) -> dict[str, np.ndarray]:

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from cvgr.attacks import nes_gradient, pgd
+from cvgr.attacks.nes import nes_gradient
+from cvgr.attacks.pgd import pgd
 from cvgr.rand import SEED_STRIDE, cpu_generator, generator, noise, seed_value
 
 

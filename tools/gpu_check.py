@@ -49,7 +49,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from cvgr import steps  # noqa: E402
-from cvgr.attacks import fgsm, nes, nes_gradient, pgd, true_class_output  # noqa: E402
+from cvgr.attacks.fgsm import fgsm  # noqa: E402
+from cvgr.attacks.nes import nes, nes_gradient, true_class_output  # noqa: E402
+from cvgr.attacks.pgd import pgd  # noqa: E402
 from cvgr.data import dataset_info, load_split  # noqa: E402
 from cvgr.device import set_determinism  # noqa: E402
 from cvgr.errors import CvgrError, NumericalError  # noqa: E402

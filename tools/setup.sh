@@ -26,7 +26,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # torch/torchvision are pinned in pyproject.toml (torch==2.14.1, torchvision==0.29.1).
   .venv/bin/python -m pip install -q -e '.[test]'
-  # torchattacks: the masking audit's APGD and Square (cvgr.library_attacks) and the tests' FGSM/PGD oracle.
+  # torchattacks: the masking audit's APGD and Square (cvgr.attacks.apgd, cvgr.attacks.square) and the tests' FGSM/PGD oracle.
   # --no-deps: its metadata pins requests~=2.25.1, which would downgrade the requests Snakemake uses;
   # it imports only torch, numpy and scipy, all among pyproject.toml's dependencies.
   .venv/bin/python -m pip install -q --no-deps torchattacks==3.5.1

@@ -1,7 +1,7 @@
 """Stage NES: the query attack on one model, with the queries it spent."""
 from __future__ import annotations
 
-from ..attacks import QueryCounter, default_chunk, nes as nes_attack
+from ..attacks.nes import QueryCounter, default_chunk, nes as nes_attack
 from ..evaluate import attack_batched, correct
 from ..io import make_provenance
 from ..oom import batch_memory_hint

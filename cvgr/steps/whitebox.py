@@ -20,9 +20,7 @@ def whitebox(data: str, model: str, out: str, spec: WhiteboxSpec, *, seed: int =
     """
     dev = start_job(runtime)
     net, info, x, y = load_model_and_test_images(data, model, spec.images, dev)
-    options = {k: v for k, v in (("apgd_steps", spec.apgd_steps), ("square_queries", spec.square_queries))
-               if v is not None}
-    attack = attack_function(spec.attack, random_start=spec.random_start, **options)
+    attack = attack_function(spec.attack, **{k: getattr(spec, k) for k in spec.attack.options if hasattr(spec, k)})
     rows = []
     for i, eps in enumerate(spec.eps):
         xe = x if eps == 0 else attack_batched(attack, net, x, y, eps, generator=generator(seed, i, dev))

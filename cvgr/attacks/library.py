@@ -1,7 +1,7 @@
-"""APGD-CE, APGD-DLR and Square from torchattacks 3.5.1, behind cvgr's attack signature.
+"""How cvgr calls torchattacks 3.5.1 (APGD-CE, APGD-DLR, Square: :mod:`.apgd`, :mod:`.square`).
 
-These are the attacks of the gradient-masking audit (docs/AUDIT.md). They are
-the library's own code, called with the signature of :mod:`cvgr.attacks`::
+The audit's library attacks (docs/AUDIT.md) are the library's own code, called
+with the attacks' one signature (:mod:`cvgr.attacks.registry`)::
 
     attack(model, x, y, eps, *, <attack options>, generator=None) -> x_adv
 
@@ -23,7 +23,7 @@ and within ``eps`` of ``x``, on ``x``'s device.
   clean check, the first guess, the final check) and ``queries - 3`` on the
   search, so an image never costs more than ``queries`` rows (an image that
   is misclassified clean costs 1). Wrap the model in
-  :class:`cvgr.attacks.QueryCounter` to measure what was spent.
+  :class:`cvgr.attacks.core.QueryCounter` to measure what was spent.
 
 Complex nets' logits are magnitudes (non-negative); CE, DLR and the margin
 treat them as logits, as cvgr's own CE does.
@@ -43,7 +43,7 @@ How the library is held (checked in its source, torchattacks 3.5.1)
   after, if the model was training). The wrappers hand it a view of the
   model whose ``train``/``eval`` do nothing, so, as with cvgr's attacks, the
   model's mode is the caller's business and is never changed.
-* **Parameters** are frozen (:func:`cvgr.attacks.frozen`) during the call, so
+* **Parameters** are frozen (:func:`cvgr.attacks.core.frozen`) during the call, so
   the library's ``autograd.grad`` computes no weight gradients (the complex
   layers' paper-mode backward would otherwise compute ones nobody reads).
 * **Device** is ``x``'s (the library is told it; it would otherwise take it
@@ -64,15 +64,14 @@ from typing import Callable, Iterator
 import torch
 from torch import Tensor, nn
 
-from .attacks import frozen
-from .errors import CvgrError
+from ..errors import CvgrError
+from .core import frozen
 
 #: The version the audit was written and tested against.
 TORCHATTACKS_VERSION = "3.5.1"
 INSTALL_HINT = f"pip install --no-deps torchattacks=={TORCHATTACKS_VERSION} (tools/setup.sh does this)"
 #: Model rows per image that Square spends besides its search: clean check, first guess, final check.
 SQUARE_OVERHEAD = 3
-APGD_LOSSES = ("ce", "dlr")
 _SEED_HIGH = 2 ** 62
 
 
@@ -137,7 +136,7 @@ def isolated_rng(device: torch.device) -> Iterator[None]:
             yield
 
 
-def _check(eps: float, **counts: tuple[int, int]) -> None:
+def check(eps: float, **counts: tuple[int, int]) -> None:
     """Refuse ``eps < 0`` and any count below its least value: ``counts[name] = (value, least)``."""
     if eps < 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
@@ -164,54 +163,3 @@ def run_library_attack(make: Callable[[ModuleType, nn.Module, int], object], mod
     with isolated_rng(x.device), frozen(model):
         x_adv = attack(x, y)
     return x_adv.detach()
-
-
-def apgd(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, loss: str = "ce", steps: int = 100,
-         restarts: int = 1, generator: torch.Generator | None = None) -> Tensor:
-    """APGD with ``loss`` ``'ce'`` or ``'dlr'``: ``torchattacks.APGD(norm='Linf', rho=0.75, eot_iter=1)``.
-
-    ``steps`` iterations per restart, ``restarts`` random restarts (each on
-    the images not yet misclassified); ``steps + 1`` gradient evaluations per
-    restart and image, plus one clean forward pass.
-    """
-    _check(eps, steps=(steps, 1), restarts=(restarts, 1))
-    if loss not in APGD_LOSSES:
-        raise ValueError(f"unknown APGD loss {loss!r}; allowed: {', '.join(APGD_LOSSES)}")
-
-    def make(lib: ModuleType, view: nn.Module, seed: int) -> object:
-        return lib.APGD(view, norm="Linf", eps=eps, steps=steps, n_restarts=restarts, seed=seed, loss=loss,
-                        eot_iter=1, rho=0.75, verbose=False)
-
-    return run_library_attack(make, model, x, y, generator)
-
-
-def apgd_ce(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, steps: int = 100, restarts: int = 1,
-            generator: torch.Generator | None = None) -> Tensor:
-    """APGD on the cross-entropy (AutoAttack's APGD-CE): :func:`apgd` with ``loss='ce'``."""
-    return apgd(model, x, y, eps, loss="ce", steps=steps, restarts=restarts, generator=generator)
-
-
-def apgd_dlr(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, steps: int = 100, restarts: int = 1,
-             generator: torch.Generator | None = None) -> Tensor:
-    """APGD on the difference-of-logits ratio (untargeted APGD-DLR): :func:`apgd` with ``loss='dlr'``."""
-    return apgd(model, x, y, eps, loss="dlr", steps=steps, restarts=restarts, generator=generator)
-
-
-def square(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, queries: int = 5000, p_init: float = 0.8,
-           generator: torch.Generator | None = None) -> Tensor:
-    """Square: ``torchattacks.Square(norm='Linf', loss='margin', n_restarts=1, n_queries=queries - 3)``.
-
-    At most ``queries`` model rows per image, all counted (see the module
-    docstring); ``queries >= 3``. ``p_init`` is the first square's share of
-    the image's pixels (0.8, the authors' L-infinity value), shrunk on the
-    library's schedule rescaled to the budget.
-    """
-    _check(eps, queries=(queries, SQUARE_OVERHEAD))
-    if not 0 < p_init <= 1:
-        raise ValueError(f"p_init must be in (0, 1], got {p_init}")
-
-    def make(lib: ModuleType, view: nn.Module, seed: int) -> object:
-        return lib.Square(view, norm="Linf", eps=eps, n_queries=queries - SQUARE_OVERHEAD, n_restarts=1,
-                          p_init=p_init, loss="margin", resc_schedule=True, seed=seed, verbose=False)
-
-    return run_library_attack(make, model, x, y, generator)

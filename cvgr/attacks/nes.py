@@ -1,138 +1,37 @@
-"""L-infinity attacks of docs/METHOD.md section 3: FGSM, PGD and NES.
+"""NES (Ilyas et al., ICML 2018): PGD on a query-only gradient estimate (docs/METHOD.md section 3).
 
-Every attack has one signature (like torchattacks)::
+NES is its own stage (the NES table), not one of the registered attacks of the
+white-box sweeps and the audit; it keeps the attacks' signature::
 
-    attack(model, x, y, eps, *, <attack options>, generator=None) -> x_adv
+    nes(model, x, y, eps, *, steps, samples, sigma, score, alpha, chunk, generator=None) -> x_adv
 
-``x`` is a float tensor (B, C, H, W) with pixels in [0, 1], ``y`` int64 labels
-(B,). The result is detached, lies in ``[0, 1]`` and within ``eps`` of ``x``
-in the L-infinity norm. The loss is the batch-mean cross-entropy ``CE``.
-
-* FGSM: ``x' = clip_[0,1](x + eps * sign(grad_x CE(f(x), y)))``.
-* PGD: ``k`` steps ``x <- P(x + alpha * sign(g))`` with ``g = grad_x CE``,
-  ``alpha = 1.85 eps / k`` by default and ``P`` the projection onto the
-  eps-ball around the clean ``x`` followed by clipping to [0, 1]; optional
-  uniform random start in the eps-ball (then clipped), drawn from
-  ``generator``. FGSM is PGD with ``k = 1``, ``alpha = eps``, no random start
-  (equal up to one float32 rounding of the projection, see the tests).
-* NES (Ilyas et al., ICML 2018): PGD whose gradient is the query-only
-  estimate of :func:`nes_gradient`; ``steps * 2 * samples`` model queries per
-  image, exactly. The score NES reads from each query is one of
-  :data:`NES_SCORES`: the true class's raw output (``"output"``: the logit
-  of a real net, the magnitude of a complex one) or its log-softmax
-  (``"cross_entropy"``, so the estimate is that of ``grad_x CE``).
-
-The model's mode (eval) is the caller's business. Attacks differentiate with
-``torch.autograd.grad`` with respect to the input only, with the parameters'
-``requires_grad`` switched off for the pass and restored after it: a custom
-autograd function (the complex layers' ``paper`` mode) cannot tell which of
-its inputs' gradients a pass asks for, and would compute weight gradients
-nobody reads. No ``.grad`` is written into the parameters. Results are
-deterministic given ``generator``; noise is drawn on the generator's device
-and moved to ``x``'s (:func:`cvgr.rand.noise`), so a CPU generator gives the
-same noise whatever device ``x`` is on. ``None`` uses torch's global RNG.
+It is PGD whose gradient is the estimate of :func:`nes_gradient`; ``steps * 2 *
+samples`` model queries per image, exactly. The score NES reads from each query
+is one of :data:`NES_SCORES`: the true class's raw output (``"output"``: the
+logit of a real net, the magnitude of a complex one) or its log-softmax
+(``"cross_entropy"``, so the estimate is that of ``grad_x CE``).
 """
 from __future__ import annotations
 
-import contextlib
-from typing import Callable, Iterator, Protocol
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .rand import noise
-from .vocab import NES_SCORES
+from ..rand import noise
+from ..vocab import NES_SCORES
+from .core import ALPHA_FACTOR, QueryCounter, check_eps, check_steps, sign_ascent
 
-#: The step size of PGD and NES is ``ALPHA_FACTOR * eps / steps`` unless given.
-ALPHA_FACTOR = 1.85
+__all__ = ["NES_SCORES", "CHUNK_CPU", "CHUNK_CUDA", "QueryCounter", "default_chunk", "nes", "nes_gradient",
+           "true_class_output", "true_class_score"]
+
 #: Rows per NES forward pass by default. On the CPU, small passes keep the 28x28
 #: nets' activations below glibc's largest mmap threshold (32 MiB), so memory is
 #: reused instead of being page-faulted in afresh on every pass: with one thread,
 #: 256-row passes gave 2.1x (real small CNN) and 2.9x (complex) the queries per
 #: CPU-second of 8192-row chunks. A GPU wants large passes.
 CHUNK_CPU, CHUNK_CUDA = 256, 8192
-
-
-class Attack(Protocol):
-    """The common signature of :func:`fgsm`, :func:`pgd` and :func:`nes`."""
-
-    def __call__(self, model: nn.Module, x: Tensor, y: Tensor, eps: float, *,
-                 generator: torch.Generator | None = None, **kwargs) -> Tensor: ...
-
-
-def _check_eps(eps: float) -> None:
-    if eps < 0:
-        raise ValueError(f"eps must be >= 0, got {eps}")
-
-
-def _check_steps(steps: int) -> None:
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-
-
-@contextlib.contextmanager
-def frozen(model: nn.Module) -> Iterator[None]:
-    """Parameters of ``model`` that require grad stop requiring it inside the block, and start again after."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p in params:
-            p.requires_grad_(True)
-
-
-def input_gradient(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-    """``grad_x CE(f(x), y)`` of the batch-mean cross-entropy, detached; works under ``no_grad``."""
-    with torch.enable_grad(), frozen(model):
-        xg = x.detach().requires_grad_(True)
-        loss = F.cross_entropy(model(xg), y)
-        (grad,) = torch.autograd.grad(loss, xg)
-    return grad
-
-
-def project(x_adv: Tensor, x: Tensor, eps: float) -> Tensor:
-    """``clip_[0,1](x + clip_[-eps,eps](x_adv - x))``: onto the eps-ball around ``x``, then into [0, 1]."""
-    delta = torch.clamp(x_adv - x, min=-eps, max=eps)
-    return torch.clamp(x + delta, min=0.0, max=1.0)
-
-
-def _sign_ascent(x: Tensor, start: Tensor, eps: float, steps: int, alpha: float,
-                 gradient: Callable[[Tensor], Tensor]) -> Tensor:
-    """``steps`` projected sign-gradient steps ``x' <- P(x' + alpha sign(gradient(x')))`` from ``start``."""
-    x_adv = start
-    for _ in range(steps):
-        x_adv = project(x_adv + alpha * gradient(x_adv).sign(), x, eps)
-    return x_adv.detach()
-
-
-def fgsm(model: nn.Module, x: Tensor, y: Tensor, eps: float, *,
-         generator: torch.Generator | None = None) -> Tensor:
-    """FGSM: ``clip_[0,1](x + eps * sign(grad_x CE(f(x), y)))``. ``generator`` is unused (common signature)."""
-    _check_eps(eps)
-    x = x.detach()
-    return torch.clamp(x + eps * input_gradient(model, x, y).sign(), min=0.0, max=1.0).detach()
-
-
-def pgd(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, steps: int = 10,
-        alpha: float | None = None, random_start: bool = False,
-        generator: torch.Generator | None = None) -> Tensor:
-    """PGD: ``steps`` sign-gradient steps of size ``alpha`` (default ``1.85 eps / steps``).
-
-    Each step is ``x' <- clip_[0,1](x + clip_[-eps,eps](x' + alpha sign(grad_x CE) - x))``.
-    With ``random_start`` the first iterate is ``clip_[0,1](x + U(-eps, eps))``,
-    the uniform noise drawn from ``generator``.
-    """
-    _check_eps(eps)
-    _check_steps(steps)
-    alpha = ALPHA_FACTOR * eps / steps if alpha is None else alpha
-    x = x.detach()
-    start = x
-    if random_start:
-        start = torch.clamp(x + noise("uniform", x.shape, x, generator, eps), min=0.0, max=1.0)
-    return _sign_ascent(x, start, eps, steps, alpha, lambda xa: input_gradient(model, xa, y))
 
 
 def true_class_score(logits: Tensor, y: Tensor) -> Tensor:
@@ -255,8 +154,8 @@ def nes(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, steps: int = 8, s
     ``steps * 2 * samples`` queries per image (paper: 8 steps, eps = 0.16,
     4000 queries, i.e. n = 250, sigma = 0.001, score ``"output"``).
     """
-    _check_eps(eps)
-    _check_steps(steps)
+    check_eps(eps)
+    check_steps(steps)
     _score_function(score)
     alpha = ALPHA_FACTOR * eps / steps if alpha is None else alpha
     x = x.detach()
@@ -265,17 +164,4 @@ def nes(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, steps: int = 8, s
         return nes_gradient(model, xa, y, samples=samples, sigma=sigma, score=score, chunk=chunk,
                             generator=generator)
 
-    return _sign_ascent(x, x, eps, steps, alpha, gradient)
-
-
-class QueryCounter(nn.Module):
-    """Wraps a model and counts the rows it forwards in ``.queries`` (the NES query budget)."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-        self.queries = 0
-
-    def forward(self, x: Tensor) -> Tensor:
-        self.queries += x.shape[0]
-        return self.model(x)
+    return sign_ascent(x, x, eps, steps, alpha, gradient)
