@@ -179,7 +179,8 @@ def _values(a: argparse.Namespace, spec: type) -> dict[str, Any]:
 
 def _model(a: argparse.Namespace) -> ModelId:
     """The model ``--field --beta --adv-eps --seed`` name, each checked like its config key."""
-    beta, adv_eps, seed = check(Beta, a.beta, "--beta"), check(Eps, a.adv_eps, "--adv-eps"), check(Seed, a.seed, "--seed")
+    beta, adv_eps = check(Beta, a.beta, "--beta"), check(Eps, a.adv_eps, "--adv-eps")
+    seed = check(Seed, a.seed, "--seed")
     if beta and adv_eps:
         raise SpecError("--adv-eps", "a model is trained with G.R. (--beta) or adversarially, not both",
                         "--beta 0 or --adv-eps 0")

@@ -23,7 +23,8 @@ def merge(base: dict, over: dict) -> dict:
     return out
 
 
-RAW = merge(yaml.safe_load((REPO / "config.yaml").read_text()), yaml.safe_load((REPO / "configs/test.yaml").read_text()))
+RAW = merge(yaml.safe_load((REPO / "config.yaml").read_text()),
+            yaml.safe_load((REPO / "configs/test.yaml").read_text()))
 FM = RAW["datasets"]["fmnist"]
 STUDY = study([Layer.load(REPO / "config.yaml"), Layer.load(REPO / "configs/test.yaml")])
 PLAN = STUDY.plan("fmnist")
