@@ -21,18 +21,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import sys
-import typing
 from pathlib import Path
 from typing import Any, Iterator, NoReturn, Sequence
 
 from . import __version__
 from .errors import CvgrError
 from .plugins import load_plugins
-from .settings import REQUIRED, Rule, SpecError, check_value, fields_of, rule_of, unwrap_optional
-from .specs import (AdversarialSection, AttackSpec, DatasetSection, NesSpec, PgdTraining, Runtime, Training,
-                    TrainSpec, WhiteboxSpec)
+from .settings import SpecError, Word, check, field_schema
+from .specs import (AttackSpec, Beta, DatasetSection, Eps, NesSpec, PgdTraining, Runtime, Seed, Training, TrainSpec,
+                    WhiteboxSpec)
 from .vocab import ARCHITECTURES, DATASETS, FIELDS, ModelId, attack_option_defaults
 
 
@@ -48,33 +46,31 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _field(spec: type, name: str) -> tuple[dataclasses.Field, Any]:
-    return next((f, tp) for f, tp in fields_of(spec) if f.name == name)
+_TYPES = {"integer": int, "number": float}
 
 
 def _option(p: argparse.ArgumentParser, spec: type, name: str, flag: str | None = None, **extra: Any) -> None:
-    """An option for ``spec.name``: help, default and choices from the spec; checked when the spec is built."""
-    f, tp = _field(spec, name)
-    rule, flag = rule_of(f), flag or _flag(name)
-    inner = unwrap_optional(tp)[0]
-    kwargs: dict[str, Any] = {"help": rule.doc, "dest": extra.pop("dest", name)}
-    if f.default is not REQUIRED:
+    """An option for ``spec.name``: help, default, type and choices from the spec; checked when the spec is built."""
+    f, node = spec.model_fields[name], field_schema(spec, name)
+    kwargs: dict[str, Any] = {"help": f.description, "dest": extra.pop("dest", name)}
+    if f.is_required():
+        kwargs["required"] = "default" not in extra
+    else:
         kwargs["default"] = f.default
-    if inner is bool:
+    if node.get("type") == "boolean":
         kwargs["action"] = argparse.BooleanOptionalAction
     else:
-        item = typing.get_args(inner)[0] if typing.get_origin(inner) is tuple else inner
-        kwargs["type"] = item if item in (int, float) else str
-        if typing.get_origin(inner) is tuple:
+        item = node.get("items", {}) if node.get("type") == "array" else node
+        kwargs["type"] = _TYPES.get(item.get("type"), str)
+        if node.get("type") == "array":
             kwargs["nargs"] = "*"
-        if rule.choices is not None and item is str:
-            kwargs["choices"] = rule.choices
-        if hasattr(item, "FORM"):  # a name (an attack: the registry's, a plugin's included)
-            kwargs["help"] = f"{rule.doc}: {item.FORM}"
-    if f.default is REQUIRED and "default" not in extra:
-        kwargs["required"] = True
+        if "enum" in item:
+            kwargs["choices"] = item["enum"]
+    word = next((m for m in f.metadata if isinstance(m, Word)), None)
+    if word is not None:  # a name (an attack: the registry's, a plugin's too)
+        kwargs["help"] = f"{f.description}: {word.form}"
     kwargs.update(extra)
-    p.add_argument(flag, **kwargs)
+    p.add_argument(flag or _flag(name), **kwargs)
 
 
 @contextlib.contextmanager
@@ -126,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     _option(p, PgdTraining, "steps", "--adv-steps", dest="adv_steps")
     _option(p, PgdTraining, "random_start", "--adv-random-start", dest="adv_random_start")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and of every training draw")
-    for f, _ in fields_of(Training):
-        _option(p, Training, f.name)
+    for name in Training.model_fields:
+        _option(p, Training, name)
     _runtime(p, graphs=True)
 
     p = sub.add_parser("attack", help="craft adversarial examples (FGSM / PGD) on a model")
@@ -143,13 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("whitebox", help="accuracy under an attack (FGSM, PGD, APGD, Square) at each eps of a grid")
     _eval_args(p)
-    for f, _ in fields_of(WhiteboxSpec):
-        _option(p, WhiteboxSpec, f.name, **_whitebox_default(f))
+    for name in WhiteboxSpec.model_fields:
+        _option(p, WhiteboxSpec, name, **_whitebox_default(name))
 
     p = sub.add_parser("nes", help="NES query-based attack (PGD on estimated gradients)")
     _eval_args(p)
-    for f, _ in fields_of(NesSpec):
-        _option(p, NesSpec, f.name)
+    for name in NesSpec.model_fields:
+        _option(p, NesSpec, name)
 
     for name, text in (("show", "print what a cvgr HDF5 or model file holds"),
                        ("provenance", "print a result's, table's or figure's chain of inputs back to the raw dataset files")):
@@ -175,28 +171,23 @@ def _version_commands(sub: Any) -> None:
     p.add_argument("rev_b", help="the new snapshot's git revision")
 
 
-_SEED = Rule(lo=0)
-
-
-def _whitebox_default(f: dataclasses.Field) -> dict[str, Any]:
+def _whitebox_default(name: str) -> dict[str, Any]:
     """An attack's option defaults to the attack registry's (the spec's None means unused)."""
-    default = attack_option_defaults().get(f.name, f.default)
+    f = WhiteboxSpec.model_fields[name]
+    default = attack_option_defaults().get(name, f.default)
     if default == f.default:
         return {}
-    return {"default": default, "help": f"{rule_of(f).doc}; default {default}"}
+    return {"default": default, "help": f"{f.description}; default {default}"}
 
 
 def _values(a: argparse.Namespace, spec: type) -> dict[str, Any]:
-    return {f.name: getattr(a, f.name) for f, _ in fields_of(spec) if hasattr(a, f.name)}
+    return {name: getattr(a, name) for name in spec.model_fields if hasattr(a, name)}
 
 
 def _model(a: argparse.Namespace) -> ModelId:
     """The model ``--field --beta --adv-eps --seed`` name, each checked like its config key."""
-    beta_rule = rule_of(_field(DatasetSection, "betas")[0])
-    adv_rule = dataclasses.replace(rule_of(_field(AdversarialSection, "eps")[0]), lo_open=False)
-    beta = check_value(a.beta, float, beta_rule, "--beta")
-    adv_eps = check_value(a.adv_eps, float, adv_rule, "--adv-eps")
-    seed = check_value(a.seed, int, _SEED, "--seed")
+    beta, adv_eps = check(Beta, a.beta, "--beta"), check(Eps, a.adv_eps, "--adv-eps")
+    seed = check(Seed, a.seed, "--seed")
     if beta and adv_eps:
         raise SpecError("--adv-eps", "a model is trained with G.R. (--beta) or adversarially, not both",
                         "--beta 0 or --adv-eps 0")
@@ -285,7 +276,7 @@ def run(argv: Sequence[str] | None = None) -> None:
         spec_type = {"attack": AttackSpec, "whitebox": WhiteboxSpec, "nes": NesSpec}[a.command]
         with _flags():
             spec = (WhiteboxSpec.for_attack if spec_type is WhiteboxSpec else spec_type)(**_values(a, spec_type))
-            seed = check_value(a.seed, int, _SEED, "--seed")
+            seed = check(Seed, a.seed, "--seed")
         step = {"attack": steps.craft, "whitebox": steps.whitebox, "nes": steps.nes}[a.command]
         step(a.data, a.model, a.out, spec, seed=seed, runtime=runtime)
     print(f"wrote {a.out}")

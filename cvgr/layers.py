@@ -108,9 +108,9 @@ def study(layers: list[Layer]) -> Study:
 
     The config's ``plugins`` are imported first (:mod:`cvgr.plugins`), so their names are allowed.
     """
-    data = select(layers)
-    load_plugins(plugins_of(data), f"{owner(layers, 'plugins')}: plugins")
     try:
+        data = select(layers)
+        load_plugins(plugins_of(data), f"{owner(layers, 'plugins')}: plugins")
         return Study(Config.from_mapping(data), source=layers[-1].source)
     except SpecError as err:
         raise CvgrError(f"{owner(layers, err.key)}: {err}") from None

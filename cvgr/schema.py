@@ -1,24 +1,25 @@
-"""The config's JSON schema, generated from the specs (:mod:`cvgr.specs`).
+"""The config's JSON schema: pydantic's schema of :class:`cvgr.specs.Config`, as a commented YAML file.
 
 ``schemas/config.schema.yaml`` is this module's output, committed so that
 editors and people can read every key with its rule and description; a test
 holds the file equal to a fresh generation. cvgr itself checks configs with
 the specs (:meth:`cvgr.config.Study.load`), which also reject what a JSON
-schema cannot say (non-finite numbers, cross-key rules).
+schema cannot say (cross-key rules).
+
+The one change to pydantic's output: a key is ``required`` unless its field is
+marked optional (a config names every key; :data:`cvgr.settings.OPTIONAL`),
+and pydantic's generated titles are left out.
 
     python -m cvgr.schema > schemas/config.schema.yaml
 """
 from __future__ import annotations
 
 import sys
-import typing
 from typing import Any
 
 import yaml
 
-from .settings import Rule, Spec, fields_of, rule_of, unwrap_optional
-from .specs import Config, DatasetSection, WhiteboxSection
-from .vocab import MODEL_PATTERN, AttackId, ModelId, attack_forms, attack_pattern
+from .specs import Config, DatasetSection
 
 _HEADER = """\
 # JSON schema (draft 2020-12) of the cvgr workflow configuration.
@@ -29,71 +30,27 @@ _HEADER = """\
 # on top, each of which holds any part of it (docs/CONFIG.md).
 """
 
-#: (pattern, form) of each name type, read when the schema is made (a plugin's attacks included).
-_PATTERNS = {ModelId: lambda: (MODEL_PATTERN, ModelId.FORM), AttackId: lambda: (attack_pattern(), attack_forms())}
-#: Fields whose spec check allows fewer names than their type: the white-box sweeps run the gradient
-#: attacks only (the others belong to the audit section).
-_NARROWER = {(WhiteboxSection, "attacks"): lambda: (attack_pattern(gradient_only=True),
-                                                    attack_forms(gradient_only=True))}
-_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
-
-def _scalar(tp: Any, rule: Rule, names: tuple[str, str] | None = None) -> dict[str, Any]:
-    if tp in _PATTERNS:
-        pattern, form = names or _PATTERNS[tp]()
-        return {"type": "string", "pattern": f"^(?:{pattern})$", "description": form}
-    node: dict[str, Any] = {"type": _TYPES[tp]}
-    if rule.choices is not None:
-        node["enum"] = list(rule.choices)
-    if rule.lo is not None:
-        node["exclusiveMinimum" if rule.lo_open else "minimum"] = rule.lo
-    if rule.hi is not None:
-        node["maximum"] = rule.hi
-    return node
-
-
-def _node(tp: Any, rule: Rule, names: tuple[str, str] | None = None) -> dict[str, Any]:
-    """``names``: the (pattern, form) of a model or attack name where the field allows fewer than its type."""
-    inner, nullable = unwrap_optional(tp)
-    if typing.get_origin(inner) is tuple:
-        item_rule = Rule(lo=rule.lo, hi=rule.hi, lo_open=rule.lo_open, choices=rule.choices)
-        node = {"type": "array", "items": _node(typing.get_args(inner)[0], item_rule, names)}
-        if rule.min_items:
-            node["minItems"] = rule.min_items
-        if rule.unique:
-            node["uniqueItems"] = True
-    elif typing.get_origin(inner) is dict:
-        ref = {"$ref": f"#/$defs/{typing.get_args(inner)[1].__name__}"}
-        node = {"type": "object", "minProperties": 1, "additionalProperties": False,
-                "properties": {name: ref for name in rule.choices or ()}}
-    elif isinstance(inner, type) and issubclass(inner, Spec):
-        node = spec_schema(inner)
-    else:
-        node = _scalar(inner, rule, names)
-    if nullable and node.get("type") != "object":
-        node["type"] = [node["type"], "null"]
-    return node
-
-
-def spec_schema(spec: type[Spec]) -> dict[str, Any]:
-    """The JSON schema of one spec: an object with its fields as properties."""
-    props, required = {}, []
-    for f, tp in fields_of(spec):
-        rule = rule_of(f)
-        narrower = _NARROWER.get((spec, f.name))
-        prop = _node(tp, rule, narrower() if narrower else None)
-        doc = rule.doc + (" (optional)" if rule.optional else "")
-        props[f.name] = {"description": doc, **prop} if doc else prop
-        if not rule.optional:
-            required.append(f.name)
-    return {"type": "object", "additionalProperties": False, "required": required, "properties": props}
+def _config_keys(node: Any) -> Any:
+    """``node`` with every object's ``required`` = its keys not marked optional, and no titles."""
+    if isinstance(node, list):
+        return [_config_keys(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _config_keys(v) for k, v in node.items() if k != "title" or not isinstance(v, str)}
+    props = out.get("properties")
+    if isinstance(props, dict) and out.get("type") == "object":
+        out["required"] = [k for k, p in props.items() if not p.get("optional")]
+        for p in props.values():
+            if p.pop("optional", False):
+                p["description"] = p.get("description", "") + " (optional)"
+    return out
 
 
 def config_schema() -> dict[str, Any]:
     """The schema of a whole config file."""
-    sections = {typing.get_args(tp)[1] for _, tp in fields_of(Config) if typing.get_origin(tp) is dict}
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "cvgr workflow configuration",
-            **spec_schema(Config), "$defs": {s.__name__: spec_schema(s) for s in sorted(sections, key=str)}}
+            **_config_keys(Config.model_json_schema())}
 
 
 class _Dumper(yaml.SafeDumper):
@@ -105,13 +62,14 @@ class _Dumper(yaml.SafeDumper):
 
 def _stage_sections() -> list[str]:
     """The optional sections of a dataset, each a stage: adversarial, transfer, whitebox, ..."""
-    return [f.name for f, tp in fields_of(DatasetSection)
-            if rule_of(f).optional and issubclass(unwrap_optional(tp)[0], Spec)]
+    props = DatasetSection.model_json_schema()["properties"]
+    return [k for k, p in props.items() if p.get("optional") and any("$ref" in n for n in p.get("anyOf", ()))]
 
 
 def render() -> str:
     """The text of ``schemas/config.schema.yaml``."""
-    return _HEADER.format(sections=", ".join(_stage_sections())) + yaml.dump(config_schema(), Dumper=_Dumper, sort_keys=False, width=100)
+    return _HEADER.format(sections=", ".join(_stage_sections())) + yaml.dump(config_schema(), Dumper=_Dumper,
+                                                                            sort_keys=False, width=100)
 
 
 if __name__ == "__main__":

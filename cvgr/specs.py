@@ -1,13 +1,15 @@
-"""Every setting of cvgr, once: one frozen dataclass per config section and per stage's job.
+"""Every setting of cvgr, once: one frozen pydantic model per config section and per stage's job.
 
 The config file is a :class:`Config`: runtime settings and one
 :class:`DatasetSection` per dataset, whose sections (``training``,
-``adversarial``, ``transfer``, ``whitebox``, ``nes``) are the classes below.
-:mod:`cvgr.config` turns them into the job specs each stage receives
+``adversarial``, ``transfer``, ``whitebox``, ``nes``, ``audit``) are the classes
+below. :mod:`cvgr.config` turns them into the job specs each stage receives
 (:class:`TrainSpec`, :class:`AttackSpec`, :class:`WhiteboxSpec`,
 :class:`NesSpec`); :mod:`cvgr.cli` builds the same job specs from command-line
-arguments, so a value gets the same checks (:mod:`cvgr.settings`) and the
-same defaults from either side. The config's JSON schema
+arguments, so a value gets the same checks and the same defaults from either
+side. Pydantic checks the types and bounds (``Field``), the validators below
+the rules that tie keys together; :mod:`cvgr.settings` holds the value types
+and turns any failure into one line. The config's JSON schema
 (``schemas/config.schema.yaml``) is generated from these classes
 (:mod:`cvgr.schema`).
 
@@ -17,94 +19,103 @@ setting reruns exactly the jobs it changes.
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Annotated, Any
 
-from .settings import Spec, check_value, rule_of, setting, shared_fields
-from .vocab import (ARCHITECTURES, DATASETS, DEVICES, FIELDS, MODES, NES_SCORES, REAL_BIASES, AttackId, ModelId,
-                    attack_forms, attack_option_defaults, attack_option_users)
+from pydantic import Field, model_validator
+
+from .settings import OPTIONAL, UNIQUE, Bool, Float, Int, OneOf, Spec, Str, Word, check, rule_error, shared_fields
+from .vocab import (ARCHITECTURES, DATASETS, DEVICES, FIELDS, MODEL_FORM, MODEL_PATTERN, MODES, NES_SCORES,
+                    REAL_BIASES, AttackId, ModelId, attack_forms, attack_option_defaults, attack_option_users,
+                    attack_pattern)
 
 #: The white-box grid of the 28x28 tasks: 0 to 0.3 in steps of 0.02.
 GRID_28 = tuple(round(0.02 * i, 2) for i in range(16))
 _EPS = "an L-infinity radius on pixels in [0, 1]"
 _IMAGES = "the first N test images"
 
-
-def _spec(cls: type) -> type:
-    return dataclass(frozen=True, kw_only=True)(cls)
+Eps = Annotated[Float, Field(ge=0, le=1)]
+PositiveEps = Annotated[Float, Field(gt=0, le=1)]
+Count = Annotated[Int, Field(ge=1)]
+Seed = Annotated[Int, Field(ge=0)]
+Beta = Annotated[Float, Field(ge=0)]
+Model = Annotated[ModelId, Word(ModelId, MODEL_PATTERN, MODEL_FORM)]
+#: Attack names, read from the attack registry when checked (a plugin's attacks included).
+Attack = Annotated[AttackId, Word(AttackId, attack_pattern, attack_forms)]
+#: The white-box sweeps run the gradient attacks only; the others belong to the audit section.
+GradientAttack = Annotated[AttackId, Word(AttackId, lambda: attack_pattern(gradient_only=True),
+                                          lambda: attack_forms(gradient_only=True),
+                                          "belongs to the audit section (it has its settings there)")]
+Arch = Annotated[Str, OneOf(ARCHITECTURES)]
+DatasetName = Annotated[Str, OneOf(DATASETS)]
 
 
 # ----------------------------------------------------------------------------- runtime
 
-@_spec
 class Runtime(Spec):
     """Where and how jobs compute; results do not depend on Snakemake's --cores."""
 
-    device: str = setting("auto", choices=DEVICES,
-                          doc="where jobs compute (auto: each job takes cuda where it runs if torch sees a GPU "
-                              "there; only cuda asks a scheduler for GPUs)")
-    threads: int = setting(1, lo=1, doc="torch CPU threads per job (results depend on it, not on --cores)")
-    cuda_graphs: bool = setting(True, optional=True,
-                                doc="on CUDA, run each training step as one captured CUDA graph")
+    device: Annotated[Str, OneOf(DEVICES)] = Field(
+        "auto", description="where jobs compute (auto: each job takes cuda where it runs if torch sees a GPU there; "
+                            "only cuda asks a scheduler for GPUs)")
+    threads: Count = Field(1, description="torch CPU threads per job (results depend on it, not on --cores)")
+    cuda_graphs: Bool = Field(True, description="on CUDA, run each training step as one captured CUDA graph",
+                              json_schema_extra=OPTIONAL)
 
 
 # ----------------------------------------------------------------------------- training
 
-@_spec
 class Training(Spec):
     """How one model is trained (SGD with momentum, lr x gamma at each milestone)."""
 
-    mode: str = setting("paper", choices=MODES, doc="double-backprop mode of G.R. through complex layers")
-    epochs: int = setting(30, lo=1, doc="passes over the training images")
-    batch_size: int = setting(64, lo=1, doc="images per SGD step")
-    lr: float = setting(0.005, lo=0, lo_open=True, doc="SGD learning rate")
-    momentum: float = setting(0.875, lo=0, hi=1, doc="SGD momentum")
-    weight_decay: float = setting(1e-4, lo=0, doc="SGD weight decay")
-    milestones: tuple[int, ...] = setting((20,), lo=1, doc="epochs after which the learning rate is multiplied by gamma")
-    gamma: float = setting(0.2, lo=0, hi=1, lo_open=True, doc="learning-rate factor at each milestone")
-    augment: bool = setting(True, doc="apply the dataset's augmentation (docs/METHOD.md)")
-    train_size: int | None = setting(None, lo=1, doc="first N training images, or null for all")
-    eval_images: int = setting(10000, lo=1, doc="test images for the per-epoch metrics and the clean accuracy")
-    real_bias: str = setting("cvgr", choices=REAL_BIASES, optional=True,
-                             doc="biases of the real nets: cvgr = zero at init, each added once; authors = the "
-                                 "authors' code: convolution bias added twice (so its gradient doubles), linear "
-                                 "bias ~ U(+-1/sqrt(2 fan_in)) (complex nets are unaffected)")
+    mode: Annotated[Str, OneOf(MODES)] = Field("paper", description="double-backprop mode of G.R. through complex "
+                                                                      "layers")
+    epochs: Count = Field(30, description="passes over the training images")
+    batch_size: Count = Field(64, description="images per SGD step")
+    lr: Float = Field(0.005, gt=0, description="SGD learning rate")
+    momentum: Float = Field(0.875, ge=0, le=1, description="SGD momentum")
+    weight_decay: Float = Field(1e-4, ge=0, description="SGD weight decay")
+    milestones: tuple[Count, ...] = Field((20,), description="epochs after which the learning rate is multiplied "
+                                                             "by gamma")
+    gamma: Float = Field(0.2, gt=0, le=1, description="learning-rate factor at each milestone")
+    augment: Bool = Field(True, description="apply the dataset's augmentation (docs/METHOD.md)")
+    train_size: Count | None = Field(None, description="first N training images, or null for all")
+    eval_images: Count = Field(10000, description="test images for the per-epoch metrics and the clean accuracy")
+    real_bias: Annotated[Str, OneOf(REAL_BIASES)] = Field(
+        "cvgr", json_schema_extra=OPTIONAL,
+        description="biases of the real nets: cvgr = zero at init, each added once; authors = the authors' code: "
+                    "convolution bias added twice (so its gradient doubles), linear bias ~ U(+-1/sqrt(2 fan_in)) "
+                    "(complex nets are unaffected)")
 
 
-@_spec
 class PgdTraining(Spec):
     """PGD adversarial training: each batch replaced by PGD examples (the model's eps is in its name)."""
 
-    steps: int = setting(4, lo=1, doc="PGD steps per batch")
-    random_start: bool = setting(True, doc="uniform random start in the eps-ball")
+    steps: Count = Field(4, description="PGD steps per batch")
+    random_start: Bool = Field(True, description="uniform random start in the eps-ball")
 
 
-@_spec
 class AdversarialSection(PgdTraining):
     """datasets.<d>.adversarial: the adversarially trained baselines."""
 
-    eps: float = setting(0.2, lo=0, hi=1, lo_open=True, doc=_EPS)
-    fields: tuple[str, ...] = setting(("real",), choices=FIELDS, unique=True,
-                                      doc="fields that get an adversarially trained model (seed = seeds.source)")
+    eps: PositiveEps = Field(0.2, description=_EPS)
+    fields: Annotated[tuple[Annotated[Str, OneOf(FIELDS)], ...], UNIQUE] = Field(
+        ("real",), description="fields that get an adversarially trained model (seed = seeds.source)")
 
 
-def _pgd_matches_model(spec: "TrainSpec") -> Iterator[tuple[str, str, str]]:
-    if (spec.model.defense == "adv") != (spec.pgd is not None):
-        yield "pgd", f"{spec.model} {'needs' if spec.pgd is None else 'takes no'} PGD settings", \
-            "PGD settings exactly for adversarially trained models"
-
-
-@_spec
 class TrainSpec(Training):
     """Job spec of stage train: one model of the study."""
 
-    CHECKS = (_pgd_matches_model,)
+    dataset: Str = Field(description="the dataset's name (recorded in the model file)")
+    model: Model = Field(description="the model: field, defense and strength, seed")
+    arch: Arch = Field("small_cnn", description="the architecture")
+    pgd: PgdTraining | None = Field(None, description="PGD settings of an adversarially trained model")
 
-    dataset: str = setting(doc="the dataset's name (recorded in the model file)")
-    model: ModelId = setting(doc="the model: field, defense and strength, seed")
-    arch: str = setting("small_cnn", choices=ARCHITECTURES, doc="the architecture")
-    pgd: PgdTraining | None = setting(None, doc="PGD settings of an adversarially trained model")
+    @model_validator(mode="after")
+    def _pgd_matches_model(self) -> "TrainSpec":
+        if (self.model.defense == "adv") != (self.pgd is not None):
+            raise rule_error(f"{self.model} {'needs' if self.pgd is None else 'takes no'} PGD settings",
+                             "PGD settings exactly for adversarially trained models", "pgd")
+        return self
 
     @classmethod
     def of(cls, field: str, *, beta: float = 0.0, adv_eps: float = 0.0, seed: int = 0, adv_steps: int = 4,
@@ -138,70 +149,55 @@ class TrainSpec(Training):
 
 # ----------------------------------------------------------------------------- attacks
 
-@_spec
 class AttackSpec(Spec):
     """Job spec of stage attack: adversarial examples crafted on one model."""
 
-    attack: AttackId = setting(AttackId("fgsm"), doc="the attack")
-    eps: float = setting(doc=_EPS, lo=0, hi=1)
-    images: int = setting(1000, lo=1, doc=_IMAGES)
+    attack: Attack = Field(AttackId("fgsm"), description="the attack")
+    eps: Eps = Field(description=_EPS)
+    images: Count = Field(1000, description=_IMAGES)
 
 
-@_spec
 class TransferSection(Spec):
     """datasets.<d>.transfer: the black-box FGSM transfer table."""
 
-    beta: float = setting(lo=0, lo_open=True, doc="the G.R. strength of the table's G.R. models")
-    eps: float = setting(lo=0, hi=1, doc=_EPS)
-    images: int = setting(lo=1, doc=_IMAGES)
+    beta: Float = Field(gt=0, description="the G.R. strength of the table's G.R. models")
+    eps: Eps = Field(description=_EPS)
+    images: Count = Field(description=_IMAGES)
 
 
-@_spec
 class WhiteboxSettings(Spec):
     """What every white-box sweep of a dataset shares."""
 
-    eps: tuple[float, ...] = setting(GRID_28, lo=0, hi=1, min_items=1, unique=True, doc="the epsilon grid")
-    images: int = setting(1000, lo=1, doc=_IMAGES)
-    random_start: bool = setting(False, doc="uniform random start of PGD in the eps-ball")
+    eps: Annotated[tuple[Eps, ...], UNIQUE] = Field(GRID_28, min_length=1, description="the epsilon grid")
+    images: Count = Field(1000, description=_IMAGES)
+    random_start: Bool = Field(False, description="uniform random start of PGD in the eps-ball")
 
 
-def _gradient_attacks_only(spec: "WhiteboxSection") -> Iterator[tuple[str, str, str]]:
-    for i, attack in enumerate(spec.attacks):
-        if not attack.gradient:
-            yield f"attacks[{i}]", f"{attack.name} belongs to the audit section (it has its settings there)", \
-                attack_forms(gradient_only=True)
-
-
-@_spec
 class WhiteboxSection(WhiteboxSettings):
     """datasets.<d>.whitebox: the paper's accuracy-vs-eps sweeps of every source-seed model."""
 
-    CHECKS = (_gradient_attacks_only,)
-
-    attacks: tuple[AttackId, ...] = setting(min_items=1, unique=True, doc="the gradient attacks, each a sweep "
-                                                                            "per model")
+    attacks: Annotated[tuple[GradientAttack, ...], UNIQUE] = Field(
+        min_length=1, description="the gradient attacks, each a sweep per model")
 
 
-def _options_match_attack(spec: "WhiteboxSpec") -> Iterator[tuple[str, str, str]]:
-    """An option that is off (None) for the attacks not declaring it is set exactly for those that do."""
-    off = {f.name for f in dataclasses.fields(spec) if f.default is None}
-    for key in (k for k in attack_option_defaults() if k in off):
-        wanted = key in spec.attack.options
-        if wanted != (getattr(spec, key) is not None):
-            yield key, f"{'missing' if wanted else 'set'} for {spec.attack.name}", \
-                f"a value exactly for {', '.join(attack_option_users(key))}"
-
-
-@_spec
 class WhiteboxSpec(WhiteboxSettings):
     """Job spec of stage whitebox (and of the audit): one model under one attack over the grid."""
 
-    CHECKS = (_options_match_attack,)
+    attack: Attack = Field(AttackId("fgsm"), description="the attack")
+    apgd_steps: Count | None = Field(None, description="APGD iterations (APGD-CE, APGD-DLR only)")
+    square_queries: Annotated[Int, Field(ge=3)] | None = Field(
+        None, description="Square's model rows per image, all counted (Square only)")
 
-    attack: AttackId = setting(AttackId("fgsm"), doc="the attack")
-    apgd_steps: int | None = setting(None, lo=1, doc="APGD iterations (APGD-CE, APGD-DLR only)")
-    square_queries: int | None = setting(None, lo=3, doc="Square's model rows per image, all counted "
-                                                         "(Square only)")
+    @model_validator(mode="after")
+    def _options_match_attack(self) -> "WhiteboxSpec":
+        """An option that is off (None) for the attacks not declaring it is set exactly for those that do."""
+        off = {k for k, f in type(self).model_fields.items() if f.default is None}
+        for key in (k for k in attack_option_defaults() if k in off):
+            wanted = key in self.attack.options
+            if wanted != (getattr(self, key) is not None):
+                raise rule_error(f"{'missing' if wanted else 'set'} for {self.attack.name}",
+                                 f"a value exactly for {', '.join(attack_option_users(key))}", key)
+        return self
 
     @classmethod
     def for_attack(cls, attack: AttackId | str, **rest: Any) -> "WhiteboxSpec":
@@ -211,69 +207,63 @@ class WhiteboxSpec(WhiteboxSettings):
         attack's jobs. The config and the command line build their white-box specs here; the defaults
         are the attack's registry record's (the config's audit section always sets them).
         """
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        attack = check_value(attack, AttackId, rule_of(fields["attack"]), "attack")
+        attack = check(Attack, attack, "attack")
         defaults = {**attack_option_defaults(), **attack.record.options}  # the attack's own first
-        given = {k: rest.pop(k, v) for k, v in defaults.items() if k in fields}
-        options = {k: v if k in attack.options else fields[k].default for k, v in given.items()}
+        given = {k: rest.pop(k, v) for k, v in defaults.items() if k in cls.model_fields}
+        options = {k: v if k in attack.options else cls.model_fields[k].default for k, v in given.items()}
         return cls(attack=attack, **options, **rest)
 
 
-def _one_pgd_baseline(spec: "AuditSection") -> Iterator[tuple[str, str, str]]:
-    pgd = [a.name for a in spec.attacks if a.kind == "pgd"]
-    if len(pgd) != 1:
-        yield "attacks", f"{len(pgd)} PGD attacks ({', '.join(pgd) or 'none'})", \
-            "exactly one pgd<k>: the baseline every flag compares with"
-
-
-def _sweep_above_eps(spec: "AuditSection") -> Iterator[tuple[str, str, str]]:
-    for i, e in enumerate(spec.sweep):
-        if e <= spec.eps:
-            yield f"sweep[{i}]", f"{e:g} is not above eps {spec.eps:g}", f"eps larger than {spec.eps:g} (up to 0.5)"
-
-
-@_spec
 class AuditSection(Spec):
     """datasets.<d>.audit: the gradient-masking audit of every trained model (docs/AUDIT.md)."""
 
-    CHECKS = (_one_pgd_baseline, _sweep_above_eps)
+    attacks: Annotated[tuple[Attack, ...], UNIQUE] = Field(
+        min_length=1, description="the attacks at eps: one pgd<k> baseline and any others")
+    eps: PositiveEps = Field(description="the masking table's eps (the paper's: the transfer eps)")
+    sweep: Annotated[tuple[PositiveEps, ...], UNIQUE] = Field(
+        description="larger eps (up to 0.5) at which the gradient attacks also run, for the falls-towards-chance "
+                    "flag")
+    images: Count = Field(description="the first N test images, the same for every attack")
+    random_start: Bool = Field(description="uniform random start of PGD in the eps-ball")
+    apgd_steps: Count = Field(description="APGD iterations")
+    square_queries: Annotated[Int, Field(ge=3)] = Field(description="Square's model rows per image, all counted")
+    models: Annotated[tuple[Model, ...], Field(min_length=1), UNIQUE] | None = Field(
+        None, json_schema_extra=OPTIONAL, description="the models audited; left out or null: every trained model")
 
-    attacks: tuple[AttackId, ...] = setting(min_items=1, unique=True,
-                                            doc="the attacks at eps: one pgd<k> baseline and any others")
-    eps: float = setting(lo=0, lo_open=True, hi=1, doc="the masking table's eps (the paper's: the transfer eps)")
-    sweep: tuple[float, ...] = setting(lo=0, lo_open=True, hi=1, unique=True,
-                                       doc="larger eps (up to 0.5) at which the gradient attacks also run, for the "
-                                           "falls-towards-chance flag")
-    images: int = setting(lo=1, doc="the first N test images, the same for every attack")
-    random_start: bool = setting(doc="uniform random start of PGD in the eps-ball")
-    apgd_steps: int = setting(lo=1, doc="APGD iterations")
-    square_queries: int = setting(lo=3, doc="Square's model rows per image, all counted")
-    models: tuple[ModelId, ...] | None = setting(None, optional=True, min_items=1, unique=True,
-                                                 doc="the models audited; left out or null: every trained model")
+    @model_validator(mode="after")
+    def _one_pgd_baseline(self) -> "AuditSection":
+        pgd = [a.name for a in self.attacks if a.kind == "pgd"]
+        if len(pgd) != 1:
+            raise rule_error(f"{len(pgd)} PGD attacks ({', '.join(pgd) or 'none'})",
+                             "exactly one pgd<k>: the baseline every flag compares with", "attacks")
+        for i, e in enumerate(self.sweep):
+            if e <= self.eps:
+                raise rule_error(f"{e:g} is not above eps {self.eps:g}", f"eps larger than {self.eps:g} (up to 0.5)",
+                                 f"sweep[{i}]")
+        return self
 
 
-def _queries_fit_steps(spec: "NesSpec") -> Iterator[tuple[str, str, str]]:
-    if spec.queries % (2 * spec.steps):
-        yield "queries", f"{spec.queries} is not a multiple of 2 * steps = {2 * spec.steps}", \
-            f"multiples of {2 * spec.steps}"
-
-
-@_spec
 class NesSpec(Spec):
     """Job spec of stage nes: the NES query attack (queries per image = steps x 2 x samples)."""
 
-    CHECKS = (_queries_fit_steps,)
+    eps: Eps = Field(0.16, description=_EPS)
+    steps: Count = Field(8, description="PGD steps on the estimated gradient")
+    queries: Annotated[Int, Field(ge=2)] = Field(4000, description="queries per image, a multiple of 2 * steps")
+    sigma: Float = Field(0.001, gt=0, description="scale of the query directions")
+    images: Count = Field(1000, description=_IMAGES)
+    chunk: Annotated[Int, Field(ge=2)] | None = Field(
+        None, description="query rows per forward pass, or null for the device's default (the random stream, hence "
+                          "the result, depends on it)")
+    score: Annotated[Str, OneOf(NES_SCORES)] = Field(
+        "output", description="the objective NES estimates: output = the true class's raw output (the authors'), "
+                              "cross_entropy = the cross-entropy")
 
-    eps: float = setting(0.16, lo=0, hi=1, doc=_EPS)
-    steps: int = setting(8, lo=1, doc="PGD steps on the estimated gradient")
-    queries: int = setting(4000, lo=2, doc="queries per image, a multiple of 2 * steps")
-    sigma: float = setting(0.001, lo=0, lo_open=True, doc="scale of the query directions")
-    images: int = setting(1000, lo=1, doc=_IMAGES)
-    chunk: int | None = setting(None, lo=2, doc="query rows per forward pass, or null for the device's default "
-                                                "(the random stream, hence the result, depends on it)")
-    score: str = setting("output", choices=NES_SCORES,
-                         doc="the objective NES estimates: output = the true class's raw output (the authors'), "
-                             "cross_entropy = the cross-entropy")
+    @model_validator(mode="after")
+    def _queries_fit_steps(self) -> "NesSpec":
+        if self.queries % (2 * self.steps):
+            raise rule_error(f"{self.queries} is not a multiple of 2 * steps = {2 * self.steps}",
+                             f"multiples of {2 * self.steps}", "queries")
+        return self
 
     @property
     def samples(self) -> int:
@@ -281,94 +271,93 @@ class NesSpec(Spec):
         return self.queries // (2 * self.steps)
 
 
-@_spec
 class NesSection(NesSpec):
     """datasets.<d>.nes: the query-based attack and the models it attacks."""
 
-    models: tuple[ModelId, ...] = setting(min_items=1, unique=True, doc="the models attacked")
+    models: Annotated[tuple[Model, ...], UNIQUE] = Field(min_length=1, description="the models attacked")
 
 
 # ----------------------------------------------------------------------------- the config
 
-@_spec
 class Archs(Spec):
     """The architecture of each field."""
 
-    real: str = setting(choices=ARCHITECTURES, doc="architecture of the real-valued nets")
-    complex: str = setting(choices=ARCHITECTURES, doc="architecture of the complex-valued nets")
+    real: Arch = Field(description="architecture of the real-valued nets")
+    complex: Arch = Field(description="architecture of the complex-valued nets")
 
 
-def _distinct_seeds(spec: "Seeds") -> Iterator[tuple[str, str, str]]:
-    if spec.source == spec.target:
-        yield "target", f"equals seeds.source ({spec.source})", "a seed other than seeds.source"
-
-
-@_spec
 class Seeds(Spec):
     """The seeds of the first (source) and second (target) copy of each model."""
 
-    CHECKS = (_distinct_seeds,)
+    source: Seed = Field(description="seed of the source copies")
+    target: Seed = Field(description="seed of the target copies")
 
-    source: int = setting(lo=0, doc="seed of the source copies")
-    target: int = setting(lo=0, doc="seed of the target copies")
-
-
-def _adversarial_nes_models(spec: "DatasetSection") -> Iterator[tuple[str, str, str]]:
-    listed = [("nes", spec.nes.models if spec.nes else ()), ("audit", (spec.audit and spec.audit.models) or ())]
-    for section, models in listed:
-        for i, model in enumerate(models):
-            if model.defense == "adv" and spec.adversarial is None:
-                yield f"{section}.models[{i}]", f"{model.name!r} is adversarially trained but the dataset has no " \
-                    "adversarial section", "std or gr models, or add an adversarial section"
+    @model_validator(mode="after")
+    def _distinct_seeds(self) -> "Seeds":
+        if self.source == self.target:
+            raise rule_error(f"equals seeds.source ({self.source})", "a seed other than seeds.source", "target")
+        return self
 
 
-@_spec
 class DatasetSection(Spec):
     """datasets.<d>: one dataset of the study; a stage section left out is a stage not run."""
 
-    CHECKS = (_adversarial_nes_models,)
+    raw_dir: Str | None = Field(description="folder with the raw dataset files, or null for cvgr's default location")
+    download: Bool = Field(description="fetch the raw files when they are absent")
+    arch: Archs = Field(description="the architecture of each field")
+    betas: Annotated[tuple[Beta, ...], UNIQUE] = Field(
+        min_length=1, description="G.R. strengths to train for each field (0 = standard training)")
+    seeds: Seeds = Field(description="seeds of the two copies of each model")
+    training: Training = Field(description="how every model of the dataset is trained")
+    adversarial: AdversarialSection | None = Field(None, json_schema_extra=OPTIONAL,
+                                                   description="PGD adversarial training")
+    transfer: TransferSection | None = Field(None, json_schema_extra=OPTIONAL,
+                                             description="the black-box FGSM transfer table")
+    whitebox: WhiteboxSection | None = Field(None, json_schema_extra=OPTIONAL,
+                                             description="white-box accuracy-vs-eps sweeps")
+    nes: NesSection | None = Field(None, json_schema_extra=OPTIONAL, description="the query-based NES attack")
+    audit: AuditSection | None = Field(None, json_schema_extra=OPTIONAL, description="the gradient-masking audit")
 
-    raw_dir: str | None = setting(doc="folder with the raw dataset files, or null for cvgr's default location")
-    download: bool = setting(doc="fetch the raw files when they are absent")
-    arch: Archs = setting(doc="the architecture of each field")
-    betas: tuple[float, ...] = setting(lo=0, min_items=1, unique=True,
-                                       doc="G.R. strengths to train for each field (0 = standard training)")
-    seeds: Seeds = setting(doc="seeds of the two copies of each model")
-    training: Training = setting(doc="how every model of the dataset is trained")
-    adversarial: AdversarialSection | None = setting(None, optional=True, doc="PGD adversarial training")
-    transfer: TransferSection | None = setting(None, optional=True, doc="the black-box FGSM transfer table")
-    whitebox: WhiteboxSection | None = setting(None, optional=True, doc="white-box accuracy-vs-eps sweeps")
-    nes: NesSection | None = setting(None, optional=True, doc="the query-based NES attack")
-    audit: AuditSection | None = setting(None, optional=True, doc="the gradient-masking audit")
+    @model_validator(mode="after")
+    def _adversarial_models_need_their_section(self) -> "DatasetSection":
+        listed = [("nes", self.nes.models if self.nes else ()), ("audit", (self.audit and self.audit.models) or ())]
+        for section, models in listed:
+            for i, model in enumerate(models):
+                if model.defense == "adv" and self.adversarial is None:
+                    raise rule_error(f"{model.name!r} is adversarially trained but the dataset has no adversarial "
+                                     "section", "std or gr models, or add an adversarial section",
+                                     f"{section}.models[{i}]")
+        return self
 
 
-def _run_matches_sections(spec: "Config") -> Iterator[tuple[str, str, str]]:
-    if spec.run is None:
-        return
-    run = ", ".join(spec.run)
-    for i, name in enumerate(spec.run):
-        if name not in spec.datasets:
-            yield f"run[{i}]", f"{name} has no section datasets.{name}", f"add that section or drop {name} from run"
-    for name in spec.datasets:
-        if name not in spec.run:
-            yield f"datasets.{name}", f"{name} is not in run [{run}], so this section would apply nowhere", \
-                f"add {name} to run or remove the section"
-
-
-@_spec
 class Config(Runtime):
     """The workflow's configuration file."""
 
-    CHECKS = (_run_matches_sections,)
+    attack_seed: Seed = Field(0, description="seed of the attacks' randomness (PGD random start, NES directions)")
+    run: Annotated[tuple[DatasetName, ...], Field(min_length=1), UNIQUE] | None = Field(
+        None, json_schema_extra=OPTIONAL,
+        description="the datasets the study runs, in table order; only their sections of datasets apply (default: "
+                    "every section)")
+    plugins: Annotated[tuple[Str, ...], UNIQUE] = Field(
+        (), json_schema_extra=OPTIONAL,
+        description="modules imported before the rest of the config is read, each registering extensions (e.g. "
+                    "attacks); on PYTHONPATH or installed")
+    datasets: dict[DatasetName, DatasetSection] = Field(min_length=1,
+                                                        description="one section per dataset of the study")
 
-    attack_seed: int = setting(0, lo=0, doc="seed of the attacks' randomness (PGD random start, NES directions)")
-    run: tuple[str, ...] | None = setting(None, optional=True, choices=DATASETS, min_items=1, unique=True,
-                                          doc="the datasets the study runs, in table order; only their sections "
-                                              "of datasets apply (default: every section)")
-    plugins: tuple[str, ...] = setting((), optional=True, unique=True,
-                                       doc="modules imported before the rest of the config is read, each registering "
-                                           "extensions (e.g. attacks); on PYTHONPATH or installed")
-    datasets: dict[str, DatasetSection] = setting(choices=DATASETS, doc="one section per dataset of the study")
+    @model_validator(mode="after")
+    def _run_matches_sections(self) -> "Config":
+        if self.run is None:
+            return self
+        for i, name in enumerate(self.run):
+            if name not in self.datasets:
+                raise rule_error(f"{name} has no section datasets.{name}", f"add that section or drop {name} from run",
+                                 f"run[{i}]")
+        for name in self.datasets:
+            if name not in self.run:
+                raise rule_error(f"{name} is not in run [{', '.join(self.run)}], so this section would apply "
+                                 "nowhere", f"add {name} to run or remove the section", f"datasets.{name}")
+        return self
 
     @property
     def selected(self) -> list[str]:
@@ -378,4 +367,3 @@ class Config(Runtime):
     @property
     def runtime(self) -> Runtime:
         return Runtime(**shared_fields(self, Runtime))
-

@@ -92,7 +92,7 @@ def test_config_checks_schema_and_command_line_know_a_registered_attack(toys, ca
     assert str(err.value).endswith("allowed: fgsm, pgd<k> (k >= 1 steps, e.g. pgd10), toy")
     spec = WhiteboxSpec.for_attack("toy", eps=(0.1,))
     assert (spec.apgd_steps, spec.square_queries) == (7, None)  # its option, the registry's default
-    attack = config_schema()["$defs"]["DatasetSection"]["properties"]["whitebox"]["properties"]["attacks"]["items"]
+    attack = config_schema()["$defs"]["WhiteboxSection"]["properties"]["attacks"]["items"]
     assert re.fullmatch(attack["pattern"], "toy") and not re.fullmatch(attack["pattern"], "walk3")
     with pytest.raises(SystemExit):
         main(["whitebox", "--help"])

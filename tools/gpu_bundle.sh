@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Gather what the GPU machine lacks into .gpu-data/ (ignored by git): Fashion-MNIST's four raw .gz files
-# (30 MB) and the wheel of torchattacks (the audit); with --wheels also the wheels of Snakemake and of
-# Python-Markdown (the report's table pages) for CPython 3.12 (about 27 MB, for running the workflow
-# there). It prints the bundle's size, for copying to a machine without network. Usage: bash tools/gpu_bundle.sh [--wheels]
+# (30 MB), the wheel of torchattacks (the audit) and pydantic's (cvgr's specs); with --wheels also the
+# wheels of Snakemake and of Python-Markdown (the report's table pages) for CPython 3.12 (about 27 MB,
+# for running the workflow there). It prints the bundle's size, for copying to a machine without network. Usage: bash tools/gpu_bundle.sh [--wheels]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.gpu-data
@@ -15,6 +15,8 @@ pip_download() {
 }
 mkdir -p "$out/wheels"
 pip_download torchattacks==3.5.1
+# cvgr's specs: pydantic and its compiled core (tools/gpu_check.py installs them where the image lacks them).
+pip_download pydantic pydantic-core annotated-types typing-inspection
 if [ "${1:-}" = "--wheels" ]; then
   # Snakemake's closure beyond a stock PyTorch image (numpy, pandas, pyyaml, jinja2, ... are there).
   pip_download annotated-types argparse-dataclass attrs certifi charset-normalizer conda-inject configargparse \

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import math
 import os
@@ -47,6 +48,28 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+
+def ensure_pydantic(wheels: Path = ROOT / ".gpu-data" / "wheels", site: Path = Path("/tmp/cvgr-site")) -> None:
+    """cvgr's specs need pydantic: where the image lacks it, install the bundle's wheels into ``site``.
+
+    The bundle (``tools/gpu_bundle.sh``) holds pydantic, its compiled core and their two small dependencies;
+    ``site`` joins the import path of this process and of the processes it starts (pytest).
+    """
+    if importlib.util.find_spec("pydantic") is not None:
+        return
+    found = [str(w) for name in ("pydantic", "annotated_types", "typing_inspection") for w in wheels.glob(f"{name}-*.whl")]
+    if not found:
+        sys.exit("gpu-check: this Python lacks pydantic and .gpu-data/wheels holds none: run "
+                 "`bash tools/gpu_bundle.sh` on a machine with network access and copy .gpu-data here")
+    found += [str(w) for w in wheels.glob("pydantic_core-*.whl")]
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--target", str(site),
+                    *found], check=True)
+    sys.path.insert(0, str(site))
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
+
+
+ensure_pydantic()
 
 from cvgr import steps  # noqa: E402
 from cvgr.attacks.fgsm import fgsm  # noqa: E402

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 config=${1:-configs/paper-fmnist.yaml}
 case $config in /*) config_path=$config ;; *) config_path=$PWD/$config ;; esac
-if ! python3 -c "import snakemake" 2>/dev/null; then
+if ! python3 -c "import snakemake, pydantic" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .gpu-data/wheels/*.whl
   export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
