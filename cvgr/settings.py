@@ -28,7 +28,7 @@ import math
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 from .errors import CvgrError
 
@@ -62,18 +62,19 @@ class Rule:
     lo: float | None = None
     hi: float | None = None
     lo_open: bool = False
-    choices: tuple[Any, ...] | None = None
+    choices: Sequence[Any] | None = None  #: read when a value is checked
     min_items: int = 0
     unique: bool = False
     optional: bool = False  #: may be left out of a config mapping (then the default applies)
 
 
 def setting(default: Any = REQUIRED, *, doc: str, lo: float | None = None, hi: float | None = None,
-            lo_open: bool = False, choices: tuple[Any, ...] | None = None, min_items: int = 0,
+            lo_open: bool = False, choices: Sequence[Any] | None = None, min_items: int = 0,
             unique: bool = False, optional: bool = False) -> Any:
     """A spec field: its default, documentation and :class:`Rule`."""
-    rule = Rule(doc, lo, hi, lo_open, tuple(choices) if choices is not None else None, min_items, unique,
-                optional)
+    if choices is not None and not isinstance(choices, Sequence):
+        choices = tuple(choices)  # a Sequence stays as given: a registry's live names (cvgr.registry.Names)
+    rule = Rule(doc, lo, hi, lo_open, choices, min_items, unique, optional)
     return dataclasses.field(default=default, metadata={"rule": rule})
 
 

@@ -24,10 +24,14 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar
 
-#: Datasets, in the order of the paper's table columns.
-DATASETS = ("mnist", "svhn", "fmnist", "cifar10")
-DATASET_LABELS = {"mnist": "MNIST", "svhn": "SVHN", "fmnist": "FMNIST", "cifar10": "CIFAR-10"}
-DATASET_PROSE = {"mnist": "MNIST", "svhn": "SVHN", "fmnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+from .datasets import DATASETS as _DATASET_REGISTRY, PAPER_DATASETS as _PAPER_DATASETS
+
+#: Datasets (:mod:`cvgr.datasets`, a live view), in the order of the tables' columns: the paper's first.
+DATASETS = _DATASET_REGISTRY.names
+#: The datasets the paper reports results on.
+PAPER_DATASETS = _PAPER_DATASETS
+DATASET_LABELS = _DATASET_REGISTRY.attribute("label")
+DATASET_PROSE = _DATASET_REGISTRY.attribute("prose")
 
 #: The two kinds of network: ordinary real-valued, and phase-to-magnitude complex-valued.
 FIELDS = ("real", "complex")
@@ -86,9 +90,11 @@ def fmt_number(x: float) -> str:
     return str(int(x)) if x.is_integer() else repr(x)
 
 
-def dataset_key(dataset: str) -> tuple[int, str]:
-    """Sort key: the paper's column order, then unknown names alphabetically."""
-    return (DATASETS.index(dataset) if dataset in DATASETS else len(DATASETS), dataset)
+def dataset_key(dataset: str) -> tuple[int, float, str]:
+    """Sort key: the registered datasets in their order, then unregistered names alphabetically."""
+    if dataset in _DATASET_REGISTRY:
+        return (0, _DATASET_REGISTRY.position(dataset), dataset)
+    return (1, 0.0, dataset)
 
 
 def dataset_label(dataset: str) -> str:
