@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .datasets import DATASETS as _DATASET_REGISTRY, PAPER_DATASETS as _PAPER_DATASETS
+from .nets import ARCHITECTURES as _ARCH_REGISTRY
 
 #: Datasets (:mod:`cvgr.datasets`, a live view), in the order of the tables' columns: the paper's first.
 DATASETS = _DATASET_REGISTRY.names
@@ -38,8 +39,8 @@ FIELDS = ("real", "complex")
 FIELD_LETTERS = {"real": "R", "complex": "C"}
 FIELD_PROSE = {"real": "real-valued", "complex": "complex-valued"}
 
-#: Registered architectures (cvgr.nn.architectures.ARCHITECTURES implements them).
-ARCHITECTURES = ("small_cnn", "mlp", "cifar_cnn", "cifar_cnn_warp")
+#: Registered architectures (:mod:`cvgr.nets`, a live view; cvgr.nn.architectures implements the built-in ones).
+ARCHITECTURES = _ARCH_REGISTRY.names
 
 #: How complex layers are differentiated a second time (cvgr.nn.complex).
 MODES = ("paper", "exact")
