@@ -4,7 +4,10 @@
 editors and people can read every key with its rule and description; a test
 holds the file equal to a fresh generation. cvgr itself checks configs with
 the specs (:meth:`cvgr.config.Study.load`), which also reject what a JSON
-schema cannot say (non-finite numbers, cross-key rules).
+schema cannot say (non-finite numbers, cross-key rules). Names of registered
+datasets and architectures (:mod:`cvgr.registry`) are described by their
+form, not listed: a plugin may register more, and cvgr checks them against
+the registry, naming the registered ones.
 
     python -m cvgr.schema > schemas/config.schema.yaml
 """
@@ -16,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from .registry import NAME_RE, Names
 from .settings import Rule, Spec, fields_of, rule_of, unwrap_optional
 from .specs import Config, DatasetSection, WhiteboxSection
 from .vocab import (ATTACK_PATTERN, GRADIENT_ATTACK_FORMS, GRADIENT_ATTACK_PATTERN, MODEL_PATTERN, AttackId,
@@ -35,6 +39,7 @@ _PATTERNS = {ModelId: (MODEL_PATTERN, ModelId.FORM), AttackId: (ATTACK_PATTERN, 
 #: attacks only (the others belong to the audit section).
 _NARROWER = {(WhiteboxSection, "attacks"): (GRADIENT_ATTACK_PATTERN, GRADIENT_ATTACK_FORMS)}
 _TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
+_REGISTERED_NAME = f"^{NAME_RE.pattern}$"
 
 
 def _scalar(tp: Any, rule: Rule, names: tuple[str, str] | None = None) -> dict[str, Any]:
@@ -42,7 +47,9 @@ def _scalar(tp: Any, rule: Rule, names: tuple[str, str] | None = None) -> dict[s
         pattern, form = names or _PATTERNS[tp]
         return {"type": "string", "pattern": f"^(?:{pattern})$", "description": form}
     node: dict[str, Any] = {"type": _TYPES[tp]}
-    if rule.choices is not None:
+    if isinstance(rule.choices, Names):
+        node["pattern"] = _REGISTERED_NAME
+    elif rule.choices is not None:
         node["enum"] = list(rule.choices)
     if rule.lo is not None:
         node["exclusiveMinimum" if rule.lo_open else "minimum"] = rule.lo
@@ -63,8 +70,12 @@ def _node(tp: Any, rule: Rule, names: tuple[str, str] | None = None) -> dict[str
             node["uniqueItems"] = True
     elif typing.get_origin(inner) is dict:
         ref = {"$ref": f"#/$defs/{typing.get_args(inner)[1].__name__}"}
-        node = {"type": "object", "minProperties": 1, "additionalProperties": False,
-                "properties": {name: ref for name in rule.choices or ()}}
+        if isinstance(rule.choices, Names):
+            node = {"type": "object", "minProperties": 1, "propertyNames": {"pattern": _REGISTERED_NAME},
+                    "additionalProperties": ref}
+        else:
+            node = {"type": "object", "minProperties": 1, "additionalProperties": False,
+                    "properties": {name: ref for name in rule.choices or ()}}
     elif isinstance(inner, type) and issubclass(inner, Spec):
         node = spec_schema(inner)
     else:

@@ -15,9 +15,12 @@ import re
 import sys
 import textwrap
 
+import jsonschema
 import numpy as np
 import pytest
 import torch
+import yaml
+from conftest import REPO
 
 from cvgr import steps, vocab
 from cvgr.datasets import DATASETS, get_dataset, register_dataset
@@ -28,7 +31,8 @@ from cvgr.nets import ARCHITECTURES
 from cvgr.nn import build_model
 from cvgr.records import TrainingHistory
 from cvgr.registry import UnknownNameError
-from cvgr.schema import config_schema
+from cvgr.config import Study
+from cvgr.schema import render
 from cvgr.specs import TrainSpec
 from cvgr.vocab import ModelId
 
@@ -113,27 +117,17 @@ def test_plugin_dataset_missing_raw_file_names_the_file_and_the_fix(plugin, tmp_
     assert "toy.npz" in str(err.value) and "raw_dir" in str(err.value) and "does not download" in str(err.value)
 
 
-def enums(node):
-    """Every ``enum`` list anywhere in a JSON schema."""
-    if isinstance(node, dict):
-        yield from ([node["enum"]] if "enum" in node else [])
-        for value in node.values():
-            yield from enums(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from enums(value)
-
-
 def test_plugin_names_are_words_choices_and_schema_enums(plugin):
     assert vocab.DATASETS[-1] == "toy" and "toy" not in vocab.PAPER_DATASETS
     assert vocab.dataset_label("toy") == "Toy" and vocab.DATASET_PROSE["toy"] == "the toy set"
     assert sorted(["toy", "zeta", "fmnist", "mnist"], key=vocab.dataset_key) == ["mnist", "fmnist", "toy", "zeta"]
     assert "tiny" in vocab.ARCHITECTURES and "noise" in vocab.DEFENSES
-    schema = config_schema()
-    assert "toy" in schema["properties"]["datasets"]["properties"]
-    assert schema["properties"]["run"]["items"]["enum"][-1] == "toy"
-    arch_enums = [e for e in enums(schema) if "small_cnn" in e]
-    assert arch_enums and all(e[-1] == "tiny" for e in arch_enums)
+    schema = yaml.safe_load(render())  # a plugin's names are valid in the schema, and in the specs
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["run"] = ["toy"]
+    config["datasets"] = {"toy": {**config["datasets"]["fmnist"], "arch": {"real": "tiny", "complex": "tiny"}}}
+    assert not list(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    assert Study.from_mapping(config).datasets == ["toy"]
     spec = TrainSpec(dataset="toy", model=ModelId.parse("real-noise0.5-s1"), arch="tiny")
     assert spec.arch == "tiny" and spec.model.strength == 0.5
 
