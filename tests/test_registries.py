@@ -34,6 +34,7 @@ from cvgr.registry import UnknownNameError
 from cvgr.config import Study
 from cvgr.schema import render
 from cvgr.specs import TrainSpec
+from cvgr.tables import defense_label
 from cvgr.vocab import ModelId
 
 torch.set_num_threads(1)
@@ -141,6 +142,7 @@ def test_plugin_model_names_round_trip_and_sort_after_the_built_in_defenses(plug
     assert ModelId.of("real", sigma=0.25, seed=3).name == "real-noise0.25-s3"
     assert re.fullmatch(vocab.model_pattern(), "real-noise0.25-s3")
     assert models[0].beta == models[0].adv_eps == 0.0
+    assert [defense_label(m) for m in models[:3]] == ["Noise 0.25", "Noise 2", "eps 0.2 adversarial training"]
 
 
 def test_plugin_net_and_defense_train_one_step_on_the_prepared_data(plugin, tmp_path):
