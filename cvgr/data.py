@@ -1,14 +1,16 @@
 """Datasets: raw files -> one self-contained HDF5 per dataset.
 
+Each dataset is registered in :mod:`cvgr.datasets`, with its loader:
 torchvision's dataset classes read the raw formats (IDX for MNIST and
-Fashion-MNIST, ``.mat`` for SVHN, pickled batches for CIFAR-10); this module
-finds the raw files (:func:`find_raw`), converts them and writes
+Fashion-MNIST, ``.mat`` for SVHN, pickled batches for CIFAR-10), a plugin's
+loader its own files. This module finds the raw files (:func:`find_raw`),
+converts them and writes
 ``results/data/{dataset}.h5`` (:func:`prepare_dataset`) with arrays
 
     train/images uint8 (N, C, H, W)   train/labels int64 (N,)
     test/images  uint8 (M, C, H, W)   test/labels  int64 (M,)
 
-and attributes ``dataset``, ``classes``, ``raw_root`` (the folder torchvision
+and attributes ``dataset``, ``classes`` (their number), ``class_names``, ``raw_root`` (the folder torchvision
 read), ``raw_files`` ({path relative to raw_root: sha256} of every file
 torchvision read), ``raw_sources`` ({path: sha256} of archives those files
 were extracted from, e.g. Debian's ``.gz``; empty if none) and
@@ -119,20 +121,8 @@ class DatasetInfo:
         return self.entry.name
 
     @property
-    def shape(self) -> tuple[int, int, int]:
-        return self.entry.shape
-
-    @property
     def classes(self) -> int:
         return self.entry.num_classes
-
-    @property
-    def preprocessing(self) -> str:
-        return self.entry.preprocessing
-
-    @property
-    def debian_dir(self) -> Path | None:
-        return self.entry.debian_dir
 
     @property
     def loader(self) -> Any:
@@ -272,7 +262,7 @@ def _not_found(info: DatasetInfo, searched: list[Path], cache: Path, failure: st
            f"under a folder and set datasets.{info.name}.raw_dir in the config or the CVGR_DATA environment variable")
     if info.can_download:
         msg += f", or allow network access so torchvision can download them into {cache}"
-    if info.debian_dir is not None:
+    if info.entry.debian_dir is not None:
         msg += ", or run `apt-get install dataset-fashion-mnist`"
     return DatasetNotFoundError(msg + ".")
 
@@ -292,7 +282,7 @@ def _locate(name: str, raw_dir: PathLike | None, download: bool, cache_dir: Path
     """Search order: raw_dir or $CVGR_DATA; the Debian folder; the cache; a torchvision download."""
     info = dataset_info(name)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    folders = [Path(d) for d in (raw_dir or os.environ.get("CVGR_DATA"), info.debian_dir) if d]
+    folders = [Path(d) for d in (raw_dir or os.environ.get("CVGR_DATA"), info.entry.debian_dir) if d]
     for folder in folders:
         location = _from_folder(info, folder, cache)
         if location is not None:
@@ -338,9 +328,9 @@ def _read_split(info: DatasetInfo, root: Path, split: str) -> tuple[np.ndarray, 
     if images.dtype != np.uint8:
         raise CvgrError(f"{info.name}: the loader gave {images.dtype} images, expected uint8 (0..255): "
                         "convert them in the loader")
-    if images.shape[1:] != info.shape or len(images) != len(labels):
+    if images.shape[1:] != info.entry.shape or len(images) != len(labels):
         raise CvgrError(f"{info.name}: the raw files under {root} give images {images.shape} and "
-                        f"{len(labels)} labels, expected (N, {', '.join(map(str, info.shape))}): "
+                        f"{len(labels)} labels, expected (N, {', '.join(map(str, info.entry.shape))}): "
                         f"they are not {info.name} files")
     if len(labels) and (labels.min() < 0 or labels.max() >= info.classes):
         raise CvgrError(f"{info.name}: labels under {root} span {labels.min()}..{labels.max()}, expected "
@@ -366,7 +356,7 @@ def prepare_dataset(name: str, out: PathLike, *, raw_dir: PathLike | None = None
         "raw_root": str(root),
         "raw_files": raw_files,
         "raw_sources": {str(p): sha256_file(p) for p in sources},
-        "preprocessing": info.preprocessing,
+        "preprocessing": info.entry.preprocessing,
     }
     inputs = [root / rel for rel in raw_files] + sources
     write_h5(out, arrays, attrs, make_provenance("prepare", {"dataset": name}, inputs=inputs))

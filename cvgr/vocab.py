@@ -3,16 +3,18 @@
 Everything that names a thing of the study reads it from here: the config
 specs and the generated schema (:mod:`cvgr.specs`), the command line's
 choices, the workflow's wildcard patterns, the tables' and figures' labels
-and their order. Tests hold the registries that implement the words (the
-architectures, the datasets' catalogue, the augmentations) equal to these
-lists. The module imports nothing heavy, so table jobs start fast.
+and their order. The datasets, architectures and defenses are declared in
+their registries (:mod:`cvgr.datasets`, :mod:`cvgr.nets`,
+:mod:`cvgr.defenses`); their words here are live views of those, so a name a
+plugin registers is a word too. The module imports nothing heavy, so table
+jobs start fast.
 
 Two grammars live here too:
 
 * **model names** ``{field}-{defense}-s{seed}`` (:class:`ModelId`): ``field``
-  is ``real`` or ``complex``; ``defense`` is ``std`` (plain training),
-  ``gr{beta}`` (gradient regularization with that beta) or ``adv{eps}`` (PGD
-  adversarial training at that epsilon); e.g. ``complex-gr64-s0``,
+  is ``real`` or ``complex``; ``defense`` is a registered defense's tag:
+  ``std`` (plain training), ``gr{beta}`` (gradient regularization with that
+  beta) or ``adv{eps}`` (PGD adversarial training at that epsilon); e.g. ``complex-gr64-s0``,
   ``real-adv0.2-s0``. Numbers are written in their shortest form, so a name
   round-trips.
 * **attack names** (:class:`AttackId`): ``fgsm``, ``pgd<k>`` (``k >= 1``
