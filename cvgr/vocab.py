@@ -88,7 +88,8 @@ _NUM = r"(?:\d+(?:\.\d+)?)"
 
 def defense_pattern() -> str:
     """Regex of the registered defense tags: ``std`` alone, the others followed by their strength."""
-    return "(?:" + "|".join(re.escape(d.name) + (_NUM if d.strength else "") for _, d in _DEFENSE_REGISTRY.items()) + ")"
+    tags = (re.escape(d.name) + (_NUM if d.strength else "") for _, d in _DEFENSE_REGISTRY.items())
+    return "(?:" + "|".join(tags) + ")"
 
 
 def model_pattern() -> str:

@@ -24,7 +24,7 @@ from cvgr.errors import CvgrError
 from cvgr.layers import snakemake_layers, study
 from cvgr.runlock import claim, runs_jobs
 from cvgr.stages import code_hash
-from cvgr.vocab import ATTACK_PATTERN, MODEL_PATTERN, AttackId
+from cvgr.vocab import ATTACK_PATTERN, AttackId, model_pattern
 
 
 # The study: cvgr's config.yaml, the user's files of overrides on top, then --config (cvgr.layers).
@@ -59,9 +59,9 @@ GPU = int(STUDY.config.device == "cuda")
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
-    model=MODEL_PATTERN,
-    source=MODEL_PATTERN,
-    target=MODEL_PATTERN,
+    model=model_pattern(),  # after the study: every registered defense included
+    source=model_pattern(),
+    target=model_pattern(),
     attack=ATTACK_PATTERN,
 
 
