@@ -180,3 +180,29 @@ def test_a_taken_or_malformed_name_is_refused():
     with pytest.raises(CvgrError, match="'K-MNIST' is not allowed"):
         register_dataset("K-MNIST", loader="KMNIST", shape=(1, 28, 28), classes=["0"])
     assert "K-MNIST" not in vocab.DATASETS and vocab.DATASETS == ("mnist", "svhn", "fmnist", "cifar10")
+
+
+class NpzDataset:
+    """A torchvision-like class: ``(root, train=..., download=...)`` with ``data`` (N, H, W) and ``targets``."""
+
+    def __init__(self, root, train=True, download=False):
+        arrays = np.load(f"{root}/toy.npz")
+        split = "train" if train else "test"
+        self.data, self.targets = arrays[f"{split}_x"][:, 0], list(arrays[f"{split}_y"])
+
+
+def test_a_torchvision_like_class_reads_local_files(tmp_path):
+    arrays = write_toy_raw(tmp_path / "raw", np.random.default_rng(2))
+    register_dataset("npzset", loader=NpzDataset, raw_files=["toy.npz"], shape=(1, 4, 4), classes=["a", "b", "c"])
+    try:
+        steps.prepare("npzset", str(tmp_path / "npzset.h5"), raw_dir=str(tmp_path / "raw"), download=False)
+        data = read_h5(tmp_path / "npzset.h5")
+        np.testing.assert_array_equal(data.arrays["test/images"], arrays["test_x"])  # (N, H, W) -> (N, 1, H, W)
+        np.testing.assert_array_equal(data.arrays["train/labels"], arrays["train_y"])
+        register_dataset("npzset", loader=NpzDataset, raw_files=["toy.npz"], shape=(3, 4, 4), classes=["a"],
+                         replace=True)
+        with pytest.raises(CvgrError, match=r"npzset: .*expected \(N, 3, 4, 4\)"):
+            steps.prepare("npzset", str(tmp_path / "bad.h5"), raw_dir=str(tmp_path / "raw"), download=False)
+    finally:
+        DATASETS.unregister("npzset")
+    assert not (tmp_path / "bad.h5").exists()
