@@ -1,6 +1,6 @@
 """Training-time augmentation (docs/METHOD.md section 2.5), vectorised over the batch.
 
-Per dataset: Fashion-MNIST random horizontal flip + random crop 28 with pad 1
+Each registered dataset names its augmentation (:mod:`cvgr.datasets`): Fashion-MNIST random horizontal flip + random crop 28 with pad 1
 (edge); CIFAR-10 random flip + random crop 32 with pad 4 (edge); MNIST and
 SVHN none. "Random crop with pad p (edge)" = replicate-pad each image by p
 pixels and cut a window of the original size at a uniform offset in
@@ -18,19 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .datasets import DATASETS, Augmentation
 
-@dataclass(frozen=True)
-class Augmentation:
-    flip: bool
-    pad: int
-
-
-AUGMENTATIONS: dict[str, Augmentation | None] = {
-    "fmnist": Augmentation(flip=True, pad=1),
-    "cifar10": Augmentation(flip=True, pad=4),
-    "mnist": None,
-    "svhn": None,
-}
+#: Each registered dataset's augmentation (None: none), a live view of :data:`cvgr.datasets.DATASETS`.
+AUGMENTATIONS = DATASETS.attribute("augmentation")
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,16 @@
 """Datasets: raw files -> one self-contained HDF5 per dataset.
 
+Each dataset is registered in :mod:`cvgr.datasets`, with its loader:
 torchvision's dataset classes read the raw formats (IDX for MNIST and
-Fashion-MNIST, ``.mat`` for SVHN, pickled batches for CIFAR-10); this module
-finds the raw files (:func:`find_raw`), converts them and writes
+Fashion-MNIST, ``.mat`` for SVHN, pickled batches for CIFAR-10), a plugin's
+loader its own files. This module finds the raw files (:func:`find_raw`),
+converts them and writes
 ``results/data/{dataset}.h5`` (:func:`prepare_dataset`) with arrays
 
     train/images uint8 (N, C, H, W)   train/labels int64 (N,)
     test/images  uint8 (M, C, H, W)   test/labels  int64 (M,)
 
-and attributes ``dataset``, ``classes``, ``raw_root`` (the folder torchvision
+and attributes ``dataset``, ``classes`` (their number), ``class_names``, ``raw_root`` (the folder torchvision
 read), ``raw_files`` ({path relative to raw_root: sha256} of every file
 torchvision read), ``raw_sources`` ({path: sha256} of archives those files
 were extracted from, e.g. Debian's ``.gz``; empty if none) and
@@ -36,15 +38,17 @@ import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.error import URLError
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from .datasets import DATASETS as DATASET_REGISTRY, Dataset, get_dataset
 from .errors import CvgrError, DatasetNotFoundError, StaleInputError
 from .io import PathLike, atomic_output, make_provenance, read_h5, sha256_file, write_h5
+from .registry import resolve
 
 SPLITS = ("train", "test")
 #: seconds a download may wait on the network before it counts as failed
@@ -55,11 +59,6 @@ _SVHN_CHUNK = 8192
 
 
 # --------------------------------------------------------------------------- conversions
-
-def _idx_images(ds: Any) -> np.ndarray:
-    """MNIST-like (N, H, W) uint8 -> (N, 1, H, W)."""
-    return ds.data.numpy()[:, None]
-
 
 def _cifar_images(ds: Any) -> np.ndarray:
     """CIFAR (N, H, W, C) uint8 -> (N, C, H, W)."""
@@ -86,8 +85,15 @@ def svhn_gray28(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
-def _svhn_images(ds: Any) -> np.ndarray:
+def svhn_images(ds: Any) -> np.ndarray:
+    """torchvision's SVHN dataset -> the stored (N, 1, 28, 28) uint8 images (:func:`svhn_gray28`)."""
     return svhn_gray28(np.asarray(ds.data))
+
+
+def _generic_images(ds: Any) -> np.ndarray:
+    """A torchvision-like dataset's ``data``: (N, H, W) -> (N, 1, H, W); (N, C, H, W) as it is."""
+    images = np.asarray(ds.data)
+    return images[:, None] if images.ndim == 3 else images
 
 
 def _labels(ds: Any) -> np.ndarray:
@@ -106,59 +112,90 @@ def _tvd() -> Any:
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """How one dataset is read and stored."""
+    """How one registered dataset (:class:`cvgr.datasets.Dataset`) is read: the torch side of its entry."""
 
-    name: str
-    tv_name: str                   #: name of the torchvision dataset class that reads the raw files
-    shape: tuple[int, int, int]    #: stored (C, H, W)
-    classes: int
-    convert: Callable[[Any], np.ndarray]   #: torchvision dataset -> uint8 (N, C, H, W)
-    preprocessing: str
-    debian_dir: Path | None = None  #: where a Debian package installs the raw .gz files
+    entry: Dataset
 
     @property
-    def tv_class(self) -> type:
-        """The torchvision dataset class (imports torchvision)."""
-        return getattr(_tvd(), self.tv_name)
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def classes(self) -> int:
+        return self.entry.num_classes
+
+    @property
+    def loader(self) -> Any:
+        """The class or function that reads the raw files (imports it)."""
+        ref = self.entry.loader
+        if isinstance(ref, str) and ":" not in ref:
+            if not hasattr(_tvd(), ref):
+                raise CvgrError(f"dataset {self.name}: torchvision.datasets has no class {ref!r}: "
+                                "name one of its classes or give a 'module:attribute' loader")
+            return getattr(_tvd(), ref)
+        return resolve(ref, f"dataset {self.name}'s loader")
+
+    @property
+    def is_class(self) -> bool:
+        return isinstance(self.loader, type)
+
+    def _family(self) -> str | None:
+        """'svhn', 'cifar', 'idx' for torchvision's families, else None."""
+        cls, tvd = self.loader, _tvd()
+        for family, base in (("svhn", tvd.SVHN), ("cifar", tvd.CIFAR10), ("idx", tvd.MNIST)):
+            if isinstance(cls, type) and issubclass(cls, base):
+                return family
+        return None
 
     def open(self, root: PathLike, split: str, download: bool = False) -> Any:
-        """The torchvision dataset for ``split`` ('train' | 'test') under ``root``."""
-        if issubclass(self.tv_class, _tvd().SVHN):
-            return self.tv_class(os.fspath(root), split=split, download=download)
-        return self.tv_class(os.fspath(root), train=split == "train", download=download)
+        """The torchvision(-like) dataset object of ``split`` ('train' | 'test') under ``root``."""
+        if self._family() == "svhn":
+            return self.loader(os.fspath(root), split=split, download=download)
+        return self.loader(os.fspath(root), train=split == "train", download=download)
+
+    def read(self, root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 images (N, C, H, W) and int64 labels of ``split``, as the loader gives them."""
+        if not self.is_class:
+            images, labels = self.loader(root, split)
+            return np.asarray(images), np.asarray(labels, dtype=np.int64).reshape(-1)
+        ds = self.open(root, split)
+        convert = resolve(self.entry.convert, f"dataset {self.name}'s convert") if self.entry.convert else None
+        convert = convert or (_cifar_images if self._family() == "cifar" else _generic_images)
+        return convert(ds), _labels(ds)
 
     def raw_relpaths(self) -> list[str]:
-        """The files torchvision reads, relative to the root it is given."""
-        cls = self.tv_class
-        if issubclass(cls, _tvd().SVHN):
+        """The files the loader reads, relative to the root it is given."""
+        if self.entry.raw_files or not self.is_class:
+            return list(self.entry.raw_files)
+        cls, family = self.loader, self._family()
+        if family == "svhn":
             return [cls.split_list[s][1] for s in SPLITS]
-        if issubclass(cls, _tvd().CIFAR10):
+        if family == "cifar":
             names = [f for f, _ in cls.train_list + cls.test_list] + [cls.meta["filename"]]
             return [f"{cls.base_folder}/{f}" for f in names]
-        return [f"{cls.__name__}/raw/{os.path.splitext(f)[0]}" for f, _ in cls.resources]
+        if family == "idx":
+            return [f"{cls.__name__}/raw/{os.path.splitext(f)[0]}" for f, _ in cls.resources]
+        raise CvgrError(f"dataset {self.name}: its loader {cls.__name__} is not a torchvision MNIST, CIFAR-10 "
+                        "or SVHN class: list the files it reads in register_dataset(raw_files=...)")
 
     @property
     def is_idx(self) -> bool:
         """True for the MNIST-like datasets whose raw files are (gzipped) IDX files."""
-        return issubclass(self.tv_class, _tvd().MNIST)
+        return self._family() == "idx"
+
+    @property
+    def can_download(self) -> bool:
+        """torchvision classes download their files; loader functions and other classes do not."""
+        return self._family() is not None
 
 
-DATASETS: dict[str, DatasetInfo] = {
-    "mnist": DatasetInfo("mnist", "MNIST", (1, 28, 28), 10, _idx_images, "none"),
-    "fmnist": DatasetInfo("fmnist", "FashionMNIST", (1, 28, 28), 10, _idx_images, "none",
-                          Path("/usr/share/datasets/fashion-mnist")),
-    "svhn": DatasetInfo("svhn", "SVHN", (1, SVHN_CROP, SVHN_CROP), 10, _svhn_images,
-                        "center crop 28; gray = 0.2989 R + 0.5870 G + 0.1140 B; per-image min-max "
-                        "to [0, 1]; uint8 = rint(255 v); label 10 -> 0"),
-    "cifar10": DatasetInfo("cifar10", "CIFAR10", (3, 32, 32), 10, _cifar_images, "none"),
-}
+#: The registered datasets (:data:`cvgr.datasets.DATASETS`).
+DATASETS = DATASET_REGISTRY
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    """The catalogue entry; CvgrError for an unknown name."""
-    if name not in DATASETS:
-        raise CvgrError(f"unknown dataset {name!r}: use one of {', '.join(DATASETS)}")
-    return DATASETS[name]
+    """The registered dataset ``name``; CvgrError naming the registered ones for an unknown name."""
+    return DatasetInfo(get_dataset(name))
 
 
 # --------------------------------------------------------------------------- locating raw files
@@ -217,13 +254,15 @@ def _from_folder(info: DatasetInfo, folder: Path, cache: Path) -> RawLocation | 
 
 def _not_found(info: DatasetInfo, searched: list[Path], cache: Path, failure: str | None) -> DatasetNotFoundError:
     """The one-line error naming every remedy."""
-    why = f"the download failed ({failure})" if failure else "downloading is disabled"
+    why = f"the download failed ({failure})" if failure else \
+        "downloading is disabled" if info.can_download else "its loader does not download"
     example = info.raw_relpaths()[0]
     msg = (f"{info.name}: raw dataset files not found (looked in {', '.join(map(str, searched))}) and {why}. "
-           f"Fix: put torchvision's {info.name} files ({example}, ...) under a folder and set datasets.{info.name}.raw_dir in the "
-           f"config or the CVGR_DATA environment variable, or allow network access so torchvision can "
-           f"download them into {cache}")
-    if info.debian_dir is not None:
+           f"Fix: put {'torchvision' if info.can_download else 'its loader'}'s {info.name} files ({example}, ...) "
+           f"under a folder and set datasets.{info.name}.raw_dir in the config or the CVGR_DATA environment variable")
+    if info.can_download:
+        msg += f", or allow network access so torchvision can download them into {cache}"
+    if info.entry.debian_dir is not None:
         msg += ", or run `apt-get install dataset-fashion-mnist`"
     return DatasetNotFoundError(msg + ".")
 
@@ -243,7 +282,7 @@ def _locate(name: str, raw_dir: PathLike | None, download: bool, cache_dir: Path
     """Search order: raw_dir or $CVGR_DATA; the Debian folder; the cache; a torchvision download."""
     info = dataset_info(name)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    folders = [Path(d) for d in (raw_dir or os.environ.get("CVGR_DATA"), info.debian_dir) if d]
+    folders = [Path(d) for d in (raw_dir or os.environ.get("CVGR_DATA"), info.entry.debian_dir) if d]
     for folder in folders:
         location = _from_folder(info, folder, cache)
         if location is not None:
@@ -252,6 +291,8 @@ def _locate(name: str, raw_dir: PathLike | None, download: bool, cache_dir: Path
         return RawLocation(cache)
     searched = folders + [cache]
     if not download:
+        raise _not_found(info, searched, cache, None)
+    if not info.can_download:
         raise _not_found(info, searched, cache, None)
     try:
         _download(info, cache)
@@ -280,14 +321,16 @@ def find_raw(name: str, raw_dir: PathLike | None = None, download: bool = True,
 def _read_split(info: DatasetInfo, root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """uint8 (N, C, H, W) images and int64 labels of one split, checked against the catalogue."""
     try:
-        ds = info.open(root, split)
+        images, labels = info.read(root, split)
     except RuntimeError as exc:
         raise CvgrError(f"{info.name}: torchvision rejected the raw files under {root} "
                         f"({' '.join(str(exc).split())}): replace them with the original files") from exc
-    images, labels = info.convert(ds), _labels(ds)
-    if images.shape[1:] != info.shape or len(images) != len(labels):
+    if images.dtype != np.uint8:
+        raise CvgrError(f"{info.name}: the loader gave {images.dtype} images, expected uint8 (0..255): "
+                        "convert them in the loader")
+    if images.shape[1:] != info.entry.shape or len(images) != len(labels):
         raise CvgrError(f"{info.name}: the raw files under {root} give images {images.shape} and "
-                        f"{len(labels)} labels, expected (N, {', '.join(map(str, info.shape))}): "
+                        f"{len(labels)} labels, expected (N, {', '.join(map(str, info.entry.shape))}): "
                         f"they are not {info.name} files")
     if len(labels) and (labels.min() < 0 or labels.max() >= info.classes):
         raise CvgrError(f"{info.name}: labels under {root} span {labels.min()}..{labels.max()}, expected "
@@ -309,10 +352,11 @@ def prepare_dataset(name: str, out: PathLike, *, raw_dir: PathLike | None = None
     attrs = {
         "dataset": name,
         "classes": info.classes,
+        "class_names": list(info.entry.classes),
         "raw_root": str(root),
         "raw_files": raw_files,
         "raw_sources": {str(p): sha256_file(p) for p in sources},
-        "preprocessing": info.preprocessing,
+        "preprocessing": info.entry.preprocessing,
     }
     inputs = [root / rel for rel in raw_files] + sources
     write_h5(out, arrays, attrs, make_provenance("prepare", {"dataset": name}, inputs=inputs))

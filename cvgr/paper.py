@@ -46,10 +46,10 @@ import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from .errors import CvgrError
-from .vocab import DATASETS, DEFENSES, FIELDS
+from .vocab import DEFENSES, FIELDS, PAPER_DATASETS
 
 COLUMNS = ("table", "dataset", "attack", "eps", "steps", "queries", "images", "source_field",
            "source_defense", "target", "field", "defense", "gr_beta", "adv_eps", "accuracy")
@@ -157,7 +157,7 @@ class _RowError(Exception):
     """A problem with one row; the loader adds the file and line."""
 
 
-def _text(row: dict[str, str], col: str, allowed: tuple[str, ...]) -> str:
+def _text(row: dict[str, str], col: str, allowed: Sequence[str]) -> str:
     value = row[col].strip()
     if value not in allowed:
         shown = "empty" if value == "" else repr(value)
@@ -200,7 +200,7 @@ def _parse_row(row: dict[str, str]) -> PaperResult:
         raise _RowError(f"target is self but field, defense ({field}, {defense}) differ from the source's "
                         f"({source_field}, {source_defense})")
     return PaperResult(
-        table=table, dataset=_text(row, "dataset", DATASETS), attack=attack,
+        table=table, dataset=_text(row, "dataset", PAPER_DATASETS), attack=attack,
         eps=_number(row, "eps", high=1.0), steps=_number(row, "steps", integer=True, empty_ok=True, low=1),
         queries=_number(row, "queries", integer=True, empty_ok=True, low=1),
         images=_number(row, "images", integer=True, empty_ok=True, low=1),

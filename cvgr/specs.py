@@ -24,7 +24,7 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from .settings import OPTIONAL, UNIQUE, Bool, Float, Int, OneOf, Spec, Str, Word, check, rule_error, shared_fields
-from .vocab import (ARCHITECTURES, DATASETS, DEVICES, FIELDS, MODEL_FORM, MODEL_PATTERN, MODES, NES_SCORES,
+from .vocab import (ARCHITECTURES, DATASETS, DEVICES, FIELDS, MODES, NES_SCORES, model_form, model_pattern,
                     REAL_BIASES, AttackId, ModelId, attack_forms, attack_option_defaults, attack_option_users,
                     attack_pattern)
 
@@ -38,7 +38,7 @@ PositiveEps = Annotated[Float, Field(gt=0, le=1)]
 Count = Annotated[Int, Field(ge=1)]
 Seed = Annotated[Int, Field(ge=0)]
 Beta = Annotated[Float, Field(ge=0)]
-Model = Annotated[ModelId, Word(ModelId, MODEL_PATTERN, MODEL_FORM)]
+Model = Annotated[ModelId, Word(ModelId, model_pattern, model_form)]  # a plugin's defenses included
 #: Attack names, read from the attack registry when checked (a plugin's attacks included).
 Attack = Annotated[AttackId, Word(AttackId, attack_pattern, attack_forms)]
 #: The white-box sweeps run the gradient attacks only; the others belong to the audit section.

@@ -32,8 +32,8 @@ from .errors import CvgrError
 from .io import atomic_output
 from .masking import worst_case
 from .records import NesResult, Record, TrainingHistory, TransferCell, WhiteboxCurve
-from .vocab import (DATASET_PROSE, FIELD_PROSE, FIELDS, NES_SCORE_PROSE, TRANSFER_ROLES, ModelId, dataset_key,
-                    dataset_label, fmt_number)
+from .vocab import (DATASET_PROSE, DEFENSE_LABELS, FIELD_PROSE, FIELDS, NES_SCORE_PROSE, PLAIN_DEFENSE, TRANSFER_ROLES,
+                    ModelId, dataset_key, dataset_label, fmt_number)
 
 MISSING = "\u2014"  # em dash: a transfer cell that was not run
 WORST_CASE = "worst"  # the white-box table's per-image worst case over its attacks
@@ -247,12 +247,14 @@ _NES_COLUMNS = ("dataset", "model", "field", "defense", "beta", "adv_eps", "n_im
 
 
 def defense_label(m: ModelId) -> str:
-    """NES column heading: 'no defense', 'beta 64 G.R.', 'eps 0.2 adversarial training'."""
+    """NES column heading: 'no defense', 'beta 64 G.R.', 'eps 0.2 adversarial training'; else 'Noise 0.1'."""
     if m.defense == "gr":
         return f"beta {fmt_number(m.beta)} G.R."
     if m.defense == "adv":
         return f"eps {fmt_eps(m.adv_eps)} adversarial training"
-    return "no defense"
+    if m.defense == PLAIN_DEFENSE:
+        return "no defense"
+    return f"{DEFENSE_LABELS[m.defense]} {fmt_number(m.strength)}".removesuffix(" 0")
 
 
 def _nes_wide(results: Sequence[NesResult], value: Callable[[NesResult], float]) -> pd.DataFrame:

@@ -43,6 +43,7 @@ from tqdm import tqdm
 
 from .attacks.pgd import pgd
 from .augment import AUGMENTATIONS, Augmentation, Draws, apply, augment_batch, draw
+from .defenses import get_defense
 from .errors import NumericalError
 from .evaluate import loss_and_correct
 from .graphs import GraphedStep
@@ -50,6 +51,7 @@ from .io import load_checkpoint, save_checkpoint
 from .nn import Net, build_model, set_conv_wgrad
 from .rand import cpu_generator, generator, seed_value
 from .records import HISTORY_KEYS
+from .registry import resolve
 from .regularize import backward_with_zeta, regularized_loss
 from .specs import TrainSpec
 
@@ -66,16 +68,25 @@ def augmentation_of(spec: TrainSpec) -> Augmentation | None:
     return AUGMENTATIONS.get(spec.dataset) if spec.augment else None
 
 
+def adversarial_batch(model: Net, xb: Tensor, yb: Tensor, spec: TrainSpec, gen: torch.Generator | None) -> Tensor:
+    """PGD adversarial training's batch: PGD examples at the model's eps, with ``spec.pgd``'s steps and start."""
+    model.eval()
+    return pgd(model, xb, yb, spec.adv_eps, steps=spec.pgd.steps, random_start=spec.pgd.random_start,
+               generator=gen)
+
+
 def train_step(model: Net, opt: torch.optim.Optimizer, spec: TrainSpec, xb: Tensor, yb: Tensor,
                gen: torch.Generator | None, params: list[Tensor]) -> Tensor:
     """One SGD step on a batch; returns [L, R, batch accuracy (fraction), zeta] as a float64 tensor.
 
+    The model's defense may first replace the batch (:attr:`cvgr.defenses.Defense.batch`); the
+    loss carries the G.R. penalty at ``spec.beta`` (0 unless the defense is G.R.).
+
     ``gen`` draws the PGD random start of adversarial training (see :mod:`cvgr.rand`).
     """
-    if spec.pgd is not None:
-        model.eval()
-        xb = pgd(model, xb, yb, spec.adv_eps, steps=spec.pgd.steps, random_start=spec.pgd.random_start,
-                 generator=gen)
+    batch = get_defense(spec.model.defense).batch
+    if batch is not None:
+        xb = resolve(batch, f"defense {spec.model.defense}'s batch")(model, xb, yb, spec, gen)
     model.train()
     obj = regularized_loss(model, xb, yb, spec.beta, spec.mode, params=params)
     opt.zero_grad(set_to_none=True)

@@ -3,16 +3,18 @@
 Everything that names a thing of the study reads it from here: the config
 specs and the generated schema (:mod:`cvgr.specs`), the command line's
 choices, the workflow's wildcard patterns, the tables' and figures' labels
-and their order. Tests hold the registries that implement the words (the
-architectures, the datasets' catalogue, the augmentations) equal to these
-lists. The module imports nothing heavy, so table jobs start fast.
+and their order. The datasets, architectures and defenses are declared in
+their registries (:mod:`cvgr.datasets`, :mod:`cvgr.nets`,
+:mod:`cvgr.defenses`); their words here are live views of those, so a name a
+plugin registers is a word too. The module imports nothing heavy, so table
+jobs start fast.
 
 Two grammars live here too:
 
 * **model names** ``{field}-{defense}-s{seed}`` (:class:`ModelId`): ``field``
-  is ``real`` or ``complex``; ``defense`` is ``std`` (plain training),
-  ``gr{beta}`` (gradient regularization with that beta) or ``adv{eps}`` (PGD
-  adversarial training at that epsilon); e.g. ``complex-gr64-s0``,
+  is ``real`` or ``complex``; ``defense`` is a registered defense's tag:
+  ``std`` (plain training), ``gr{beta}`` (gradient regularization with that
+  beta) or ``adv{eps}`` (PGD adversarial training at that epsilon); e.g. ``complex-gr64-s0``,
   ``real-adv0.2-s0``. Numbers are written in their shortest form, so a name
   round-trips.
 * **attack names** (:class:`AttackId`): those of the attack registry
@@ -31,18 +33,24 @@ from . import attacks as _attacks  # noqa: F401
 from .attacks.registry import AttackKind, forms as _forms, get as _kind, kinds as _kinds, option_defaults, \
     option_users, parse as _parse, pattern as _pattern
 
-#: Datasets, in the order of the paper's table columns.
-DATASETS = ("mnist", "svhn", "fmnist", "cifar10")
-DATASET_LABELS = {"mnist": "MNIST", "svhn": "SVHN", "fmnist": "FMNIST", "cifar10": "CIFAR-10"}
-DATASET_PROSE = {"mnist": "MNIST", "svhn": "SVHN", "fmnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+from .datasets import DATASETS as _DATASET_REGISTRY, PAPER_DATASETS as _PAPER_DATASETS
+from .defenses import DEFENSES as _DEFENSE_REGISTRY
+from .nets import ARCHITECTURES as _ARCH_REGISTRY
+
+#: Datasets (:mod:`cvgr.datasets`, a live view), in the order of the tables' columns: the paper's first.
+DATASETS = _DATASET_REGISTRY.names
+#: The datasets the paper reports results on.
+PAPER_DATASETS = _PAPER_DATASETS
+DATASET_LABELS = _DATASET_REGISTRY.attribute("label")
+DATASET_PROSE = _DATASET_REGISTRY.attribute("prose")
 
 #: The two kinds of network: ordinary real-valued, and phase-to-magnitude complex-valued.
 FIELDS = ("real", "complex")
 FIELD_LETTERS = {"real": "R", "complex": "C"}
 FIELD_PROSE = {"real": "real-valued", "complex": "complex-valued"}
 
-#: Registered architectures (cvgr.nn.architectures.ARCHITECTURES implements them).
-ARCHITECTURES = ("small_cnn", "mlp", "cifar_cnn", "cifar_cnn_warp")
+#: Registered architectures (:mod:`cvgr.nets`, a live view; cvgr.nn.architectures implements the built-in ones).
+ARCHITECTURES = _ARCH_REGISTRY.names
 
 #: How complex layers are differentiated a second time (cvgr.nn.complex).
 MODES = ("paper", "exact")
@@ -63,9 +71,11 @@ NES_SCORES = ("output", "cross_entropy")
 NES_SCORE_PROSE = {"output": "the true class's raw output (logit or magnitude)",
                    "cross_entropy": "the cross-entropy (the true class's log-softmax)"}
 
-#: Training defenses: plain, gradient regularization, PGD adversarial training.
-DEFENSES = ("std", "gr", "adv")
-DEFENSE_LABELS = {"std": "Std.", "gr": "G.R.", "adv": "Adv."}
+#: Training defenses (:mod:`cvgr.defenses`, a live view): plain, gradient regularization, PGD adversarial training.
+DEFENSES = _DEFENSE_REGISTRY.names
+DEFENSE_LABELS = _DEFENSE_REGISTRY.attribute("label")
+#: The defense of plain training, the one :meth:`ModelId.of` gives without a strength.
+PLAIN_DEFENSE = "std"
 
 #: Attacks: the registry (:mod:`cvgr.attacks.registry`) is their one list; the names below are derived
 #: from it when read (module ``__getattr__``), so an attack registered later (a plugin) is in them.
@@ -111,10 +121,43 @@ TRANSFER_ROLES = {"self": "Self", "real-std": "R (Std.)", "complex-std": "C (Std
                   "real-gr": "R (G.R.)", "complex-gr": "C (G.R.)"}
 
 _NUM = r"(?:\d+(?:\.\d+)?)"
-DEFENSE_PATTERN = rf"(?:std|gr{_NUM}|adv{_NUM})"
-MODEL_PATTERN = rf"(?:real|complex)-{DEFENSE_PATTERN}-s\d+"
-MODEL_FORM = "model names {real|complex}-{std|gr<beta>|adv<eps>}-s<seed>, e.g. complex-gr64-s0"
-_MODEL_RE = re.compile(rf"^(real|complex)-(std|gr({_NUM})|adv({_NUM}))-s(\d+)$")
+
+
+def defense_pattern() -> str:
+    """Regex of the registered defense tags: ``std`` alone, the others followed by their strength."""
+    tags = (re.escape(d.name) + (_NUM if d.strength else "") for _, d in _DEFENSE_REGISTRY.items())
+    return "(?:" + "|".join(tags) + ")"
+
+
+def model_pattern() -> str:
+    """Regex of a model name ``{field}-{defense tag}-s{seed}``."""
+    return rf"(?:{'|'.join(FIELDS)})-{defense_pattern()}-s\d+"
+
+
+def model_form() -> str:
+    """The model-name grammar in words, for messages."""
+    tags = "|".join(d.name + (f"<{d.symbol}>" if d.strength else "") for _, d in _DEFENSE_REGISTRY.items())
+    return f"model names {{{'|'.join(FIELDS)}}}-{{{tags}}}-s<seed>, e.g. complex-gr64-s0"
+
+
+#: The patterns and the form of the built-in defenses; :meth:`ModelId.parse` reads the registry afresh.
+DEFENSE_PATTERN = defense_pattern()
+MODEL_PATTERN = model_pattern()
+MODEL_FORM = model_form()
+
+
+def _model_match(name: str) -> tuple[str, str, float, int] | None:
+    """``'real-gr64-s0'`` -> ('real', 'gr', 64.0, 0); None if ``name`` is no model name."""
+    m = re.fullmatch(rf"({'|'.join(FIELDS)})-({defense_pattern()})-s(\d+)", name)
+    if not m:
+        return None
+    field, tag, seed = m.groups()
+    for defense, entry in _DEFENSE_REGISTRY.items():
+        if entry.strength is None and tag == defense:
+            return field, defense, 0.0, int(seed)
+        if entry.strength is not None and (num := re.fullmatch(rf"{re.escape(defense)}({_NUM})", tag)):
+            return field, defense, float(num.group(1)), int(seed)
+    return None
 
 
 def fmt_number(x: float) -> str:
@@ -123,9 +166,11 @@ def fmt_number(x: float) -> str:
     return str(int(x)) if x.is_integer() else repr(x)
 
 
-def dataset_key(dataset: str) -> tuple[int, str]:
-    """Sort key: the paper's column order, then unknown names alphabetically."""
-    return (DATASETS.index(dataset) if dataset in DATASETS else len(DATASETS), dataset)
+def dataset_key(dataset: str) -> tuple[int, float, str]:
+    """Sort key: the registered datasets in their order, then unregistered names alphabetically."""
+    if dataset in _DATASET_REGISTRY:
+        return (0, _DATASET_REGISTRY.position(dataset), dataset)
+    return (1, 0.0, dataset)
 
 
 def dataset_label(dataset: str) -> str:
@@ -140,47 +185,62 @@ class ModelId:
     FORM: ClassVar[str] = MODEL_FORM
 
     field: str
-    defense: str      #: 'std' | 'gr' | 'adv'
-    strength: float   #: beta for 'gr', epsilon for 'adv', 0 for 'std'
+    defense: str      #: a registered defense: 'std' | 'gr' | 'adv'
+    strength: float   #: beta for 'gr', epsilon for 'adv', 0 for 'std' (a defense without strength)
     seed: int
 
     def __post_init__(self) -> None:
-        if self.field not in FIELDS or self.defense not in DEFENSES:
+        if self.field not in FIELDS or self.defense not in _DEFENSE_REGISTRY:
             raise ValueError(f"not a model: field {self.field!r}, defense {self.defense!r}")
-        if (self.defense == "std") != (self.strength == 0) or self.strength < 0 or self.seed < 0:
+        plain = _DEFENSE_REGISTRY.get(self.defense).strength is None
+        if plain != (self.strength == 0) or self.strength < 0 or self.seed < 0:
             raise ValueError(f"not a model: {self.defense} with strength {self.strength}, seed {self.seed}")
 
     @classmethod
-    def of(cls, field: str, *, beta: float = 0.0, adv_eps: float = 0.0, seed: int = 0) -> "ModelId":
-        """The model trained with G.R. strength ``beta`` or adversarial epsilon ``adv_eps`` (not both)."""
-        if beta and adv_eps:
-            raise ValueError("a model is trained with G.R. or adversarially, not both")
-        defense = "adv" if adv_eps else "gr" if beta else "std"
-        return cls(field, defense, float(adv_eps or beta), int(seed))
+    def of(cls, field: str, *, seed: int = 0, **strength: float) -> "ModelId":
+        """The model trained with one defense's strength, given by its keyword (``beta=64``, ``adv_eps=0.2``).
+
+        No strength (or only zeros): plain training (:data:`PLAIN_DEFENSE`).
+        """
+        keywords = {d.strength: name for name, d in _DEFENSE_REGISTRY.items() if d.strength}
+        if unknown := sorted(set(strength) - set(keywords)):
+            raise TypeError(f"ModelId.of: unknown strength {', '.join(unknown)}; use one of {', '.join(keywords)}")
+        given = {k: float(v) for k, v in strength.items() if v}
+        if len(given) > 1:
+            raise ValueError("a model is trained with one defense, not several: "
+                             + ", ".join(f"{k}={v:g}" for k, v in given.items()))
+        (keyword, value), = given.items() if given else ((None, 0.0),)
+        return cls(field, keywords[keyword] if keyword else PLAIN_DEFENSE, value, int(seed))
 
     @classmethod
     def parse(cls, name: str) -> "ModelId":
         """``real-gr64-s0`` -> ModelId; ValueError naming the expected form."""
-        m = _MODEL_RE.match(name)
-        if not m:
-            raise ValueError(f"{name!r} is not a model name; allowed: {MODEL_FORM}")
-        field, tag, beta, eps, seed = m.groups()
-        return cls.of(field, beta=float(beta or 0), adv_eps=float(eps or 0), seed=int(seed))
+        parts = _model_match(name)
+        if parts is None:
+            raise ValueError(f"{name!r} is not a model name; allowed: {model_form()}")
+        field, defense, value, seed = parts
+        keyword = _DEFENSE_REGISTRY.get(defense).strength
+        return cls.of(field, seed=seed, **({keyword: value} if keyword else {}))  # strength 0: plain training
+
+    def strength_of(self, keyword: str) -> float:
+        """The strength if this model's defense sets ``keyword`` ('beta', 'adv_eps'), else 0."""
+        return self.strength if _DEFENSE_REGISTRY.get(self.defense).strength == keyword else 0.0
 
     @property
     def beta(self) -> float:
         """The G.R. strength (0 unless defense == 'gr')."""
-        return self.strength if self.defense == "gr" else 0.0
+        return self.strength_of("beta")
 
     @property
     def adv_eps(self) -> float:
         """The adversarial-training epsilon (0 unless defense == 'adv')."""
-        return self.strength if self.defense == "adv" else 0.0
+        return self.strength_of("adv_eps")
 
     @property
     def defense_tag(self) -> str:
         """'std', 'gr64', 'adv0.2', ..."""
-        return "std" if self.defense == "std" else f"{self.defense}{fmt_number(self.strength)}"
+        plain = _DEFENSE_REGISTRY.get(self.defense).strength is None
+        return self.defense if plain else f"{self.defense}{fmt_number(self.strength)}"
 
     @property
     def kind(self) -> str:
@@ -197,9 +257,9 @@ class ModelId:
     def with_seed(self, seed: int) -> "ModelId":
         return ModelId(self.field, self.defense, self.strength, seed)
 
-    def sort_key(self) -> tuple[int, int, float, int]:
-        """Real before complex; std, gr, adv; then strength; then seed."""
-        return (FIELDS.index(self.field), DEFENSES.index(self.defense), self.strength, self.seed)
+    def sort_key(self) -> tuple[int, float, float, int]:
+        """Real before complex; the defenses in their order (std, gr, adv); then strength; then seed."""
+        return (FIELDS.index(self.field), _DEFENSE_REGISTRY.position(self.defense), self.strength, self.seed)
 
 
 class _AttackForms:

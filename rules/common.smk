@@ -24,7 +24,7 @@ from cvgr.errors import CvgrError
 from cvgr.layers import snakemake_layers, study
 from cvgr.runlock import claim, runs_jobs
 from cvgr.stages import code_hash
-from cvgr.vocab import MODEL_PATTERN, AttackId, attack_pattern
+from cvgr.vocab import AttackId, attack_pattern, model_pattern
 
 
 # The study: cvgr's config.yaml, the user's files of overrides on top, then --config (cvgr.layers).
@@ -61,10 +61,10 @@ GPU = int(STUDY.config.device == "cuda")
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
-    model=MODEL_PATTERN,
-    source=MODEL_PATTERN,
-    target=MODEL_PATTERN,
-    attack=attack_pattern(),  # after the study: its plugins' attacks included
+    model=model_pattern(),  # after the study: its plugins' defenses and attacks included
+    source=model_pattern(),
+    target=model_pattern(),
+    attack=attack_pattern(),
 
 
 def plan(wildcards):

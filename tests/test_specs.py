@@ -36,7 +36,7 @@ def test_jsonschema_accepts_the_shipped_configs(path):
 
 
 @pytest.mark.parametrize("key, value", [
-    ("betas", [0, -1]), ("arch", {"real": "resnet", "complex": "small_cnn"}), ("download", "yes"),
+    ("betas", [0, -1]), ("arch", {"real": "Res-Net", "complex": "small_cnn"}), ("download", "yes"),
     ("whitebox.attacks", ["pgd0"]), ("whitebox.attacks", ["fgsm", "fgsm"]), ("nes.models", ["real-x-s0"]),
     ("training.gamma", 0), ("training.milestones", [0]), ("transfer.eps", 1.5), ("nes.chunk", 1),
     ("training.extra", 1), ("whitebox.attacks", ["fgsm", "square"]), ("whitebox.attacks", ["apgd-ce"]),
@@ -52,6 +52,16 @@ def test_specs_and_an_independent_schema_validator_agree(key, value):
     assert list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(cfg)), f"jsonschema accepts {key}={value!r}"
     with pytest.raises(CvgrError, match=re.escape(f"datasets.fmnist.{key}")):
         Study.from_mapping(cfg)
+
+
+def test_an_unregistered_name_is_refused_naming_the_registered_ones():
+    """The schema lists the names cvgr registers; cvgr's own check reads the registry (a plugin's names too)."""
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["datasets"]["fmnist"]["arch"]["real"] = "resnet"
+    assert list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(cfg))
+    with pytest.raises(CvgrError, match=r"datasets\.fmnist\.arch\.real") as err:
+        Study.from_mapping(cfg)
+    assert "resnet" in str(err.value) and "small_cnn" in str(err.value)
 
 
 def test_schema_header_names_every_stage_section():

@@ -1,4 +1,4 @@
-"""The architectures of docs/METHOD.md section 1, real (R) and complex (C), in a registry by name.
+"""The architectures of docs/METHOD.md section 1, real (R) and complex (C), registered in :mod:`cvgr.nets`.
 
 ============== ======== ===============================================================
 name           field    layers
@@ -48,12 +48,12 @@ another shape before any work is done.
 from __future__ import annotations
 
 import math
-from typing import Callable
-
 import torch
 from torch import Tensor, nn
 
 from ..errors import ShapeMismatchError
+from ..nets import ARCHITECTURES as ARCH_REGISTRY, get_architecture
+from ..registry import resolve
 from ..vocab import FIELDS, REAL_BIASES
 from .complex import ComplexConv2d, ComplexLinear, GroupSum, PhaseScale, PhaseWarp
 from .conv import Conv2d
@@ -139,7 +139,7 @@ def _fc(field: str, fin: int, fout: int) -> nn.Module:
     return nn.Linear(fin, fout) if field == "real" else ComplexLinear(fin, fout)
 
 
-def _small_cnn(field: str, in_shape: tuple[int, int, int], classes: int) -> list[nn.Module]:
+def small_cnn(field: str, in_shape: tuple[int, int, int], classes: int) -> list[nn.Module]:
     c, h, w = in_shape
     flat = (h // 4) * (w // 4)
     if field == "real":
@@ -152,14 +152,14 @@ def _small_cnn(field: str, in_shape: tuple[int, int, int], classes: int) -> list
             nn.Flatten(), ComplexLinear(16 * flat, 128), ComplexLinear(128, classes)]
 
 
-def _mlp(field: str, in_shape: tuple[int, int, int], classes: int) -> list[nn.Module]:
+def mlp(field: str, in_shape: tuple[int, int, int], classes: int) -> list[nn.Module]:
     d = in_shape[0] * in_shape[1] * in_shape[2]
     act = [nn.ReLU()] if field == "real" else []
     head = [nn.Flatten()] if field == "real" else [PhaseScale(), nn.Flatten()]
     return head + [_fc(field, d, 256), *act, _fc(field, 256, 256), *act, _fc(field, 256, classes)]
 
 
-def _cifar_cnn(field: str, in_shape: tuple[int, int, int], classes: int) -> list[nn.Module]:
+def cifar_cnn(field: str, in_shape: tuple[int, int, int], classes: int) -> list[nn.Module]:
     c, h, w = in_shape
     act = (lambda: [nn.ReLU()]) if field == "real" else (lambda: [])
     layers: list[nn.Module] = [Normalize(CIFAR_MEAN, CIFAR_STD)] if field == "real" else [PhaseScale()]
@@ -169,31 +169,20 @@ def _cifar_cnn(field: str, in_shape: tuple[int, int, int], classes: int) -> list
     return layers
 
 
-def _cifar_cnn_warp(field: str, in_shape: tuple[int, int, int], classes: int) -> list[nn.Module]:
-    layers = _cifar_cnn(field, in_shape, classes)
+def cifar_cnn_warp(field: str, in_shape: tuple[int, int, int], classes: int) -> list[nn.Module]:
+    layers = cifar_cnn(field, in_shape, classes)
     return [PhaseWarp(), *layers] if field == "complex" else layers
 
 
-ARCHITECTURES: dict[str, Callable[[str, tuple[int, int, int], int], list[nn.Module]]] = {
-    "small_cnn": _small_cnn,
-    "mlp": _mlp,
-    "cifar_cnn": _cifar_cnn,
-    "cifar_cnn_warp": _cifar_cnn_warp,
-}
+#: The registered architectures (:data:`cvgr.nets.ARCHITECTURES`, where each is declared).
+ARCHITECTURES = ARCH_REGISTRY
 #: The input shape each architecture was designed for (docs/METHOD.md section 1).
-DESIGN_SHAPES: dict[str, tuple[int, int, int]] = {
-    "small_cnn": (1, 28, 28),
-    "mlp": (1, 28, 28),
-    "cifar_cnn": (3, 32, 32),
-    "cifar_cnn_warp": (3, 32, 32),
-}
-#: H and W must be multiples of this (the number of 2x2 poolings as a power of 2).
-_SIDE_DIVISORS: dict[str, int] = {"small_cnn": 4, "cifar_cnn": 8, "cifar_cnn_warp": 8}
+DESIGN_SHAPES = ARCH_REGISTRY.attribute("design_shape")
 
 
 def build_model(arch: str, field: str, in_shape: tuple[int, int, int] | None = None,
                 num_classes: int = 10, real_bias: str = "cvgr") -> Net:
-    """Build ``arch`` (a key of :data:`ARCHITECTURES`) as a ``field`` ('real' | 'complex') net.
+    """Build the registered architecture ``arch`` (:mod:`cvgr.nets`) as a ``field`` ('real' | 'complex') net.
 
     ``real_bias`` (``cvgr`` | ``authors``, module docstring) sets a real net's
     biases; complex nets are the same for both. Parameters are initialised
@@ -202,15 +191,15 @@ def build_model(arch: str, field: str, in_shape: tuple[int, int, int] | None = N
     """
     if real_bias not in REAL_BIASES:
         raise ValueError(f"unknown real_bias {real_bias!r}; choose one of {', '.join(REAL_BIASES)}")
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    entry = get_architecture(arch)
     if field not in FIELDS:
         raise ValueError(f"unknown field {field!r}; choose one of {', '.join(FIELDS)}")
-    shape = tuple(in_shape) if in_shape is not None else DESIGN_SHAPES[arch]
-    k = _SIDE_DIVISORS.get(arch, 1)
+    shape = tuple(in_shape) if in_shape is not None else entry.design_shape
+    k = entry.side_divisor
     if shape[1] % k or shape[2] % k:
         raise ShapeMismatchError(f"{arch} needs H and W divisible by {k}, got {shape}")
-    net = Net(arch, field, shape, nn.Sequential(*ARCHITECTURES[arch](field, shape, num_classes)), real_bias)
+    layers = resolve(entry.layers, f"architecture {arch}'s layers")(field, shape, num_classes)
+    net = Net(arch, field, shape, nn.Sequential(*layers), real_bias)
     if field == "real":
         init_real_(net, real_bias)
     return net
