@@ -231,7 +231,7 @@ def unregister(name: str) -> None:
 
 
 def registered() -> tuple[Output, ...]:
-    """Every registered output: cvgr's own (:mod:`cvgr.report_outputs`), then others in registration order."""
+    """Every registered output, cvgr's own (:mod:`cvgr.report_outputs`) included, in registration order."""
     from . import report_outputs  # noqa: F401  (registers cvgr's own)
 
     return tuple(_REGISTRY.values())

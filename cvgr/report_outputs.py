@@ -33,7 +33,7 @@ def whitebox_table(job: Job) -> None:
 
 @table("training_table", stem="training", reads=["histories"], formats=["csv"], caption_file="training.rst")
 def training_table(job: Job) -> None:
-    """Clean accuracy, final zeta, epochs, beta, mode of every trained model (:func:`cvgr.tables.write_training_table`)."""
+    """Clean accuracy, final zeta, epochs, beta, mode of every model (:func:`cvgr.tables.write_training_table`)."""
     from .tables import write_training_table
     write_training_table(job.inputs["histories"], job.outputs["csv"])
 
