@@ -8,9 +8,9 @@ The study is config.yaml with the user's --configfile files and --config merged 
 (cvgr.layers; docs/CONFIG.md): a file of overrides holds only the keys it changes.
 
 Stages (one rules/*.smk each): data -> train -> attack (FGSM sets, white-box sweeps)
--> transfer (cells, table) -> nes (attacks, table) -> audit (gradient-masking sweeps,
-table, figure) -> compare (the paper's numbers and claims beside the measured ones)
--> report (white-box and training tables, figures, the tables' HTML pages).
+-> transfer (cells) -> nes (attacks) -> audit (gradient-masking sweeps) -> report (every
+table and figure registered in cvgr/report_outputs.py, among them the paper's numbers and
+claims beside the measured ones, and the tables' HTML pages).
 Output paths are a contract; see rules/common.smk.
 """
 from snakemake.utils import min_version
@@ -29,7 +29,6 @@ include: "rules/attack.smk"
 include: "rules/transfer.smk"
 include: "rules/nes.smk"
 include: "rules/audit.smk"
-include: "rules/compare.smk"
 include: "rules/report.smk"
 
 

@@ -33,8 +33,9 @@ STAGE_ROOTS: dict[str, tuple[str, ...]] = {
     "transfer": ("steps/transfer.py",),
     "whitebox": ("steps/whitebox.py",),
     "nes": ("steps/nes.py",),
-    "tables": ("tables.py", "plots.py", "masking_table.py", "comparison.py", "pages.py", "lineage.py",
-               "reference/paper_results.csv"),
+    # the table and figure registry, which imports the module registering cvgr's own tables and figures
+    # (and, through their functions, the modules that compute them), the pages, the lineage, the paper's numbers
+    "tables": ("outputs.py", "pages.py", "lineage.py", "reference/paper_results.csv"),
 }
 
 
@@ -126,7 +127,7 @@ def _tree_digest(source: str) -> str:
     return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
 
 
-def _digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
     """What a file contributes to a code hash: a module's normalised syntax tree, a data file's bytes."""
     if path.suffix == ".py":
         return _tree_digest(path.read_text())
@@ -136,12 +137,12 @@ def _digest(path: Path) -> str:
 def code_hash(stage: str, package_dir: Path | None = None) -> str:
     """sha256 over the lines ``"{path}\\t{digest}\\n"`` of :func:`stage_modules`, sorted.
 
-    The digest is a module's normalised syntax tree or a data file's bytes (:func:`_digest`); a root
+    The digest is a module's normalised syntax tree or a data file's bytes (:func:`file_digest`); a root
     module that does not exist contributes ``"{path}\\tabsent\\n"``.
     """
     package_dir = package_dir or PACKAGE_DIR
     digest = hashlib.sha256()
     for rel in stage_modules(stage, package_dir):
         file = package_dir / rel
-        digest.update(f"{rel}\t{_digest(file) if file.is_file() else 'absent'}\n".encode())
+        digest.update(f"{rel}\t{file_digest(file) if file.is_file() else 'absent'}\n".encode())
     return digest.hexdigest()

@@ -12,6 +12,7 @@ Output contract (users and scripts rely on these paths):
     results/tables/{whitebox,training}.csv
     results/figures/{whitebox,zeta,masking}_{dataset}.png, results/figures/transfer_vs_paper.png
     results/tables/*.prov.json, results/figures/*.prov.json (each table's and figure's lineage)
+    (the tables and figures as registered in cvgr/report_outputs.py; paths: cvgr.outputs)
     logs/{rule}/{dataset}/....log
 Each rule's params hold its job spec (cvgr.specs, as plain values), the runtime
 it needs and the hash of the code its stage runs (cvgr.stages.code_hash), so a
@@ -22,6 +23,7 @@ import sys
 from cvgr.config import Plan
 from cvgr.errors import CvgrError
 from cvgr.layers import snakemake_layers, study
+from cvgr.outputs import registered, targets as output_targets
 from cvgr.runlock import claim, runs_jobs
 from cvgr.stages import code_hash
 from cvgr.vocab import AttackId, attack_pattern, model_pattern
@@ -50,6 +52,7 @@ THREADS = STUDY.config.threads
 RUNTIME = STUDY.config.runtime.to_dict()
 EVAL_RUNTIME = {k: RUNTIME[k] for k in ("device", "threads")}  # CUDA graphs only change training
 SEED = STUDY.config.attack_seed
+OUTPUTS = registered()  # every table and figure: cvgr's own and those of modules imported before this line
 
 
 # Resources of the rules that compute with torch: one GPU each when the config says device: cuda (the
@@ -109,44 +112,6 @@ def model_file(dataset, model):
     return f"results/models/{dataset}/{model}.pt"
 
 
-def history_file(dataset, model):
-    return f"results/models/{dataset}/{model}.h5"
-
-
-def transfer_files():
-    return [f"results/transfer/{d}/{c.source}/{c.target}.h5" for d in DATASETS for c in STUDY.plan(d).transfer_cells]
-
-
-def nes_files():
-    return [f"results/nes/{d}/{m}.h5" for d in DATASETS for m in STUDY.plan(d).nes_models]
-
-
-def whitebox_files(datasets=DATASETS):
-    return [f"results/whitebox/{d}/{a}/{m}.h5" for d in datasets for a, m in STUDY.plan(d).whitebox_jobs]
-
-
-def audit_files(datasets=DATASETS):
-    return [f"results/audit/{d}/{a}/{m}.h5" for d in datasets for a, m in STUDY.plan(d).audit_jobs]
-
-
-def history_files():
-    return [history_file(d, m) for d in DATASETS for m in STUDY.plan(d).models]
-
-
 def final_targets():
-    """Tables for the stages some dataset configures; figures per dataset; the lineage sidecar of each."""
-    out = ["results/tables/training.csv"] + [f"results/tables/claims.{x}" for x in ("csv", "md", "html")]
-    out += [f"results/figures/zeta_{d}.png" for d in DATASETS]
-    if transfer_files():
-        out += [f"results/tables/{t}.{x}" for t in ("transfer", "transfer_vs_paper") for x in ("csv", "md", "html")]
-        out += ["results/figures/transfer_vs_paper.png"]
-    if nes_files():
-        out += [f"results/tables/{t}.{x}" for t in ("nes", "nes_vs_paper") for x in ("csv", "md", "html")]
-    wb = [d for d in DATASETS if STUDY.plan(d).whitebox_jobs]
-    if wb:
-        out += ["results/tables/whitebox.csv"] + [f"results/figures/whitebox_{d}.png" for d in wb]
-    audited = [d for d in DATASETS if STUDY.plan(d).audit_jobs]
-    if audited:
-        out += ["results/tables/masking.csv", "results/tables/masking.md", "results/tables/masking.html"]
-        out += [f"results/figures/masking_{d}.png" for d in audited]
-    return out + [f"{f}.prov.json" for f in out]  # asked for, so a study finished without them gets them
+    """Every planned table, figure and page (cvgr.outputs), with the lineage sidecar of each."""
+    return output_targets(STUDY)  # asked for, so a study finished without sidecars gets them

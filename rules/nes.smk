@@ -18,21 +18,3 @@ rule nes_attack:
     script:
         "../scripts/nes_attack.py"
 
-
-rule nes_table:
-    """NES accuracy per network and defense."""
-    input:
-        nes_files(),
-    output:
-        csv=report("results/tables/nes.csv", caption="../report/nes.rst", category="Tables"),
-        md="results/tables/nes.md",
-        csv_prov="results/tables/nes.csv.prov.json",
-        md_prov="results/tables/nes.md.prov.json",
-    log:
-        "logs/nes_table/all/nes_table.log",
-    params:
-        code=code_hash("tables"),
-    threads: 1
-    localrule: True
-    script:
-        "../scripts/nes_table.py"

@@ -1,99 +1,69 @@
-rule whitebox_table:
-    """Every white-box sweep of every dataset, one row per (dataset, attack, model, eps)."""
-    input:
-        whitebox_files(),
-    output:
-        report("results/tables/whitebox.csv", caption="../report/whitebox_table.rst", category="Tables"),
-        "results/tables/whitebox.csv.prov.json",
-    log:
-        "logs/whitebox_table/all/whitebox_table.log",
-    params:
-        code=code_hash("tables"),
-    threads: 1
-    localrule: True
-    script:
-        "../scripts/whitebox_table.py"
+# Every registered table and figure (cvgr.outputs; cvgr's own in cvgr/report_outputs.py), planned only where
+# it is (cvgr.outputs.Output.planned): one rule each, named after it, and one HTML page per Markdown table,
+# which the HTML report shows inline (it offers .csv/.md as downloads). Tables, figures and pages are cheap:
+# they run where Snakemake runs (localrule), never as cluster jobs.
 
 
-rule training_table:
-    """Clean accuracy, final zeta, epochs, beta, mode of every trained model."""
-    input:
-        history_files(),
-    output:
-        report("results/tables/training.csv", caption="../report/training.rst", category="Tables"),
-        "results/tables/training.csv.prov.json",
-    log:
-        "logs/training_table/all/training_table.log",
-    params:
-        code=code_hash("tables"),
-    threads: 1
-    localrule: True
-    script:
-        "../scripts/training_table.py"
+def output_inputs(out):
+    """The input function of ``out``'s rule: its files by source, all covered datasets' or one dataset's."""
+    return lambda w: out.inputs(STUDY, [w.dataset] if out.scope == "dataset" else out.covered(DATASETS))
 
 
-rule whitebox_figure:
-    """Accuracy vs eps, one line per model, FGSM and PGD panels."""
-    input:
-        lambda w: whitebox_files([w.dataset]),
-    output:
-        report("results/figures/whitebox_{dataset}.png", caption="../report/whitebox_figure.rst",
-               category="Figures", subcategory="{dataset}"),
-        "results/figures/whitebox_{dataset}.png.prov.json",
-    log:
-        "logs/whitebox_figure/{dataset}/whitebox_figure.log",
-    params:
-        code=code_hash("tables"),
-    threads: 1
-    localrule: True
-    script:
-        "../scripts/whitebox_figure.py"
+def report_file(out, path):
+    return report(path, caption=out.caption_path("../report"), category=out.category,
+                  subcategory="{dataset}" if out.scope == "dataset" else None)
 
 
-rule zeta_figure:
-    """zeta per epoch, real vs complex, each beta of the grid."""
-    input:
-        lambda w: [history_file(w.dataset, m) for m in plan(w).grid_models],
-    output:
-        report("results/figures/zeta_{dataset}.png", caption="../report/zeta_figure.rst",
-               category="Figures", subcategory="{dataset}"),
-        "results/figures/zeta_{dataset}.png.prov.json",
-    log:
-        "logs/zeta_figure/{dataset}/zeta_figure.log",
-    params:
-        code=code_hash("tables"),
-    threads: 1
-    localrule: True
-    script:
-        "../scripts/zeta_figure.py"
+def dataset_constraint(planned):
+    """A per-dataset output's rule makes only the datasets it is planned for."""
+    return {"dataset": "|".join(planned)} if planned != [None] else {}
 
 
-# Each Markdown table also as an HTML page, which the HTML report shows inline (it offers .csv/.md as downloads).
-# Cheap like the tables: each page runs where Snakemake runs (localrule), never as a cluster job.
-PAGES = {  # table -> (caption, report category)
-    "transfer": ("transfer.rst", "Tables"),
-    "nes": ("nes.rst", "Tables"),
-    "masking": ("masking.rst", "Tables"),
-    "claims": ("claims.rst", "This run vs the paper"),
-    "transfer_vs_paper": ("vs_paper.rst", "This run vs the paper"),
-    "nes_vs_paper": ("vs_paper.rst", "This run vs the paper"),
-}
-
-for _table, (_caption, _category) in PAGES.items():
+for _out in OUTPUTS:
+    _planned = _out.planned(STUDY)
+    if not _planned:
+        continue
+    _files = _out.files()
+    _made = {f: report_file(_out, p) if i == 0 else p for i, (f, p) in enumerate(_files.items()) if f != "html"}
 
     rule:
         name:
-            f"{_table}_page"
+            _out.name
         input:
-            f"results/tables/{_table}.md",
+            unpack(output_inputs(_out)),
         output:
-            report(f"results/tables/{_table}.html", caption=f"../report/{_caption}", category=_category),
-            f"results/tables/{_table}.html.prov.json",
+            **_made,
+            **{f"{f}_prov": f"{_files[f]}.prov.json" for f in _made},
         log:
-            f"logs/{_table}_page/all/{_table}_page.log",
+            _out.log(_out.name),
         params:
-            code=code_hash("tables"),
+            output=_out.name,
+            module=_out.module,
+            code=_out.code(),
+        wildcard_constraints:
+            **dataset_constraint(_planned),
         threads: 1
         localrule: True
         script:
-            "../scripts/table_page.py"
+            "../scripts/output.py"
+
+    if _out.page:
+
+        rule:
+            name:
+                _out.page
+            input:
+                _files["md"],
+            output:
+                report_file(_out, _files["html"]),
+                f"{_files['html']}.prov.json",
+            log:
+                _out.log(_out.page),
+            params:
+                code=code_hash("tables"),
+            wildcard_constraints:
+                **dataset_constraint(_planned),
+            threads: 1
+            localrule: True
+            script:
+                "../scripts/table_page.py"

@@ -16,21 +16,3 @@ rule transfer_cell:
     script:
         "../scripts/transfer_cell.py"
 
-
-rule transfer_table:
-    """All datasets' transfer cells -> the paper's table (rows source field x target, cells Std. / G.R.)."""
-    input:
-        transfer_files(),
-    output:
-        csv=report("results/tables/transfer.csv", caption="../report/transfer.rst", category="Tables"),
-        md="results/tables/transfer.md",
-        csv_prov="results/tables/transfer.csv.prov.json",
-        md_prov="results/tables/transfer.md.prov.json",
-    log:
-        "logs/transfer_table/all/transfer_table.log",
-    params:
-        code=code_hash("tables"),
-    threads: 1
-    localrule: True
-    script:
-        "../scripts/transfer_table.py"

@@ -1,8 +1,0 @@
-"""Snakemake script of rule nes_table: cvgr.tables.write_nes_table."""
-from cvgr.lineage import record_lineage
-from cvgr.script import snakemake_script
-from cvgr.tables import write_nes_table
-
-with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)
-    write_nes_table(list(smk.input), smk.output.csv, smk.output.md)
-    record_lineage(smk, ("nes",))
