@@ -79,18 +79,26 @@ def test_registries_implement_exactly_the_vocabulary():
     assert set(vocab.DATASET_LABELS) == set(vocab.DATASET_PROSE) == set(vocab.DATASETS)
 
 
-def test_command_line_choices_are_the_vocabulary():
-    parser = cli.build_parser()
-    sub = parser._subparsers._group_actions[0].choices
+CHOICES = [(["prepare", "nope"], "dataset", vocab.DATASETS),
+           (["train", "--arch", "nope"], "--arch", vocab.ARCHITECTURES),
+           (["train", "--field", "nope"], "--field", vocab.FIELDS),
+           (["train", "--mode", "nope"], "--mode", vocab.MODES),
+           (["nes", "--device", "nope"], "--device", vocab.DEVICES)]
 
-    def choices(command, dest):
-        return tuple(next(a for a in sub[command]._actions if a.dest == dest).choices)
 
-    assert choices("prepare", "dataset") == vocab.DATASETS
-    assert choices("train", "arch") == vocab.ARCHITECTURES
-    assert choices("train", "field") == vocab.FIELDS
-    assert choices("train", "mode") == vocab.MODES
-    assert choices("nes", "device") == vocab.DEVICES
+@pytest.mark.parametrize("args, option, allowed", CHOICES, ids=[c[1] for c in CHOICES])
+def test_command_line_choices_are_the_vocabulary(args, option, allowed, capsys, tmp_path):
+    """A value outside the vocabulary is refused in one line that names the option, the value and every
+    allowed word, and nothing else; nothing is written."""
+    try:
+        code = cli.main([*args, "--out", str(tmp_path / "out")])
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and err[0].startswith("cvgr error:") and option in err[0], err
+    listed = err[0].split("'nope'", 1)[1]
+    assert set(re.findall(r"[\w.-]+", listed)) - {"choose", "from", "allowed"} == set(allowed), err
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("name", ["fgsm", "pgd1", "pgd10", "apgd-ce", "apgd-dlr", "square"])
