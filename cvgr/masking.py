@@ -27,11 +27,11 @@ definitions, with their reasons, are in docs/AUDIT.md.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
+from scipy.stats import binomtest
 
 from .attacks.registry import kinds
 from .stats import binomial_ci
@@ -100,14 +100,15 @@ def worst_case(correct: Mapping[str, object]) -> np.ndarray:
 def mcnemar_greater(b: int, c: int) -> float:
     """Exact one-sided McNemar p-value ``P(Binomial(m, 1/2) >= b) = sum_{k=b}^{m} C(m, k) / 2^m``, ``m = b + c``.
 
-    Summed in exact integers and divided once (Python's int / int is
-    correctly rounded), so any number of discordant images works; 1 when
+    scipy's exact binomial test (``scipy.stats.binomtest``, alternative
+    "greater"), which stays finite for any number of discordant images; 1 when
     ``m = 0``.
     """
     if b < 0 or c < 0:
         raise ValueError(f"discordant counts must be >= 0, got b={b}, c={c}")
-    m = b + c
-    return sum(math.comb(m, k) for k in range(b, m + 1)) / 2 ** m
+    if b + c == 0:
+        return 1.0
+    return float(binomtest(b, b + c, 0.5, alternative="greater").pvalue)
 
 
 def _images(k: int) -> str:

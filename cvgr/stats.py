@@ -35,14 +35,16 @@ def binomial_ci(correct: int, n: int, level: float = LEVEL) -> tuple[float, floa
 
 
 def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
-    """Student's t interval of the mean of ``values`` (at least two)."""
+    """Student's t interval of the mean of ``values`` (at least two):
+    ``mean +- t_{1 - alpha/2, m-1} s / sqrt(m)`` (``scipy.stats.ttest_1samp``); ``(mean, mean)`` when all are equal."""
     m = len(values)
     if m < 2:
         raise ValueError(f"an interval over runs needs at least 2 values, got {m}")
-    mean = math.fsum(values) / m
-    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (m - 1))
-    half = float(_st.t.ppf(0.5 + level / 2, m - 1)) * sd / math.sqrt(m)
-    return mean - half, mean + half
+    if max(values) == min(values):
+        mean = math.fsum(values) / m
+        return mean, mean
+    ci = _st.ttest_1samp(values, 0.0).confidence_interval(confidence_level=level)
+    return float(ci.low), float(ci.high)
 
 
 def mover_interval(parts: Sequence[tuple[int, int, int]], level: float = LEVEL) -> tuple[float, float, float]:
@@ -136,8 +138,4 @@ def curve_difference_ci(first: Sequence[Sequence[float]], second: Sequence[Seque
         raise CvgrError(f"curves of different lengths ({', '.join(map(str, sorted(lengths)))} epochs); "
                         "compare runs trained for the same number of epochs")
     d = [math.fsum(a - b for a, b in zip(x, y)) / len(x) for x, y in zip(first, second)]
-    mean = math.fsum(d) / len(d)
-    if max(d) == min(d):
-        return mean, mean, mean, d
-    ci = _st.ttest_1samp(d, 0.0).confidence_interval(confidence_level=level)
-    return mean, float(ci.low), float(ci.high), d
+    return (math.fsum(d) / len(d), *mean_ci(d, level), d)

@@ -44,9 +44,15 @@ DOCS = "docs/VERSIONS.md"
 
 # ----------------------------------------------------------------------------- git
 
+def git_result(root: str | os.PathLike, *args: str, binary: bool = False) -> subprocess.CompletedProcess:
+    """``git -C root *args`` with stdout and stderr captured (text, or bytes when ``binary``); the exit status
+    is the caller's to read. Every git command of the version commands runs through here."""
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=not binary)
+
+
 def git(root: Path, *args: str, check: bool = True) -> str:
     """``git -C root *args``; its stdout. A failure is a CvgrError quoting git's last line."""
-    res = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+    res = git_result(root, *args)
     if check and res.returncode != 0:
         last = (res.stderr.strip() or res.stdout.strip()).splitlines()[-1:] or ["(no output)"]
         raise CvgrError(f"git {args[0]} failed: {last[0]}")
@@ -55,7 +61,7 @@ def git(root: Path, *args: str, check: bool = True) -> str:
 
 def repo_root(start: str | os.PathLike = ".") -> Path:
     """The top of the git work tree holding ``start``; it must also be a DVC repository."""
-    res = subprocess.run(["git", "-C", str(start), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    res = git_result(start, "rev-parse", "--show-toplevel")
     if res.returncode != 0:
         raise CvgrError(f"{os.path.abspath(start)} is not inside a git clone of the project: "
                         "run cvgr's version commands in a clone (git clone URL)")
@@ -68,8 +74,7 @@ def repo_root(start: str | os.PathLike = ".") -> Path:
 
 def resolve(root: Path, rev: str) -> str:
     """The full commit id of ``rev``."""
-    res = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-                         capture_output=True, text=True)
+    res = git_result(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     if res.returncode != 0:
         raise CvgrError(f"revision {rev!r} is not a commit of this repository: name one from "
                         "`git log --oneline -- results.dvc` (the snapshots)")
@@ -78,7 +83,7 @@ def resolve(root: Path, rev: str) -> str:
 
 def show(root: Path, commit: str, path: str) -> bytes | None:
     """The bytes of ``path`` at ``commit``, or None where the commit has no such file."""
-    res = subprocess.run(["git", "-C", str(root), "show", f"{commit}:{path}"], capture_output=True)
+    res = git_result(root, "show", f"{commit}:{path}", binary=True)
     return res.stdout if res.returncode == 0 else None
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +148,15 @@ def runs(tmp_path_factory, fmnist_raw) -> tuple[Path, Path]:
                 proc.wait(timeout=120)
             log.close()
     return dirs[0], dirs[1]
+
+
+def copy_run(run: Path, dest: Path) -> Path:
+    """A finished workflow run's results/, logs/ and Snakemake metadata copied into ``dest``.
+
+    Modification times are kept and the metadata records paths relative to the run's folder, so Snakemake
+    plans nothing there for the same config and code: a test starts from a finished study without running it.
+    """
+    for name in ("results", "logs", ".snakemake/metadata"):
+        if (run / name).is_dir():
+            shutil.copytree(run / name, dest / name, symlinks=True, dirs_exist_ok=True)
+    return dest

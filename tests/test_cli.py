@@ -29,13 +29,16 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory, fmnist_raw) -> Path:
-    """prepare, then train a complex G.R. and a real adversarially trained model, through the CLI."""
+    """prepare, train a complex G.R. and a real adversarially trained model, and craft adversarial examples
+    with the first (adv.h5), through the CLI. Tests read these files and write their own into tmp_path."""
     d = tmp_path_factory.mktemp("cli")
     assert cli.main(["prepare", "fmnist", "--out", str(d / "fm.h5"), "--raw-dir", str(fmnist_raw), "--no-download"]) == 0
     assert cli.main(["train", "--data", str(d / "fm.h5"), "--field", "complex", "--beta", "64",
                      "--out", str(d / "c.pt"), *TINY]) == 0
     assert cli.main(["train", "--data", str(d / "fm.h5"), "--field", "real", "--adv-eps", "0.2", "--adv-steps", "2",
                      "--seed", "1", "--out", str(d / "r.pt"), *TINY]) == 0
+    assert cli.main(["attack", "--data", str(d / "fm.h5"), "--model", str(d / "c.pt"), "--eps", "0.1",
+                     "--images", "16", "--out", str(d / "adv.h5")]) == 0
     return d
 
 
@@ -48,47 +51,47 @@ def test_prepare_and_train_write_their_files(made):
     assert not (made / "c.ckpt").exists()
 
 
-def test_complex_adversarial_training(made, capsys):
+def test_complex_adversarial_training(made, tmp_path, capsys):
     code, out, _ = run(capsys, "train", "--data", made / "fm.h5", "--field", "complex", "--adv-eps", "0.1",
-                       "--adv-steps", "1", "--no-adv-random-start", "--out", made / "cadv.pt", *TINY)
+                       "--adv-steps", "1", "--no-adv-random-start", "--out", tmp_path / "cadv.pt", *TINY)
     assert code == 0 and "complex-adv0.1-s0" in out
-    hist = read_h5(made / "cadv.h5", keys=[])
+    hist = read_h5(tmp_path / "cadv.h5", keys=[])
     assert hist.provenance["config"]["pgd"] == {"steps": 1, "random_start": False}
     assert np.isfinite(hist.attrs["clean_acc"])
 
 
-def test_attack_transfer_whitebox_nes_show_provenance(made, capsys):
-    d = made
+def test_attack_transfer_whitebox_nes_show_provenance(made, tmp_path, capsys):
+    d, t = made, tmp_path
     assert run(capsys, "attack", "--data", d / "fm.h5", "--model", d / "c.pt", "--eps", "0.1", "--images", "16",
-               "--out", d / "adv.h5")[0] == 0
-    adv = AdversarialSet.read(d / "adv.h5")
+               "--out", t / "adv.h5")[0] == 0
+    adv = AdversarialSet.read(t / "adv.h5")
     assert adv.x_adv.shape == (16, 1, 28, 28) and adv.model.name == "complex-gr64-s0"
 
-    assert run(capsys, "transfer", "--adv", d / "adv.h5", "--model", d / "r.pt", "--out", d / "cell.h5")[0] == 0
-    cell = TransferCell.read(d / "cell.h5")
+    assert run(capsys, "transfer", "--adv", t / "adv.h5", "--model", d / "r.pt", "--out", t / "cell.h5")[0] == 0
+    cell = TransferCell.read(t / "cell.h5")
     assert (cell.source.name, cell.target.name, cell.role, cell.n_images) == \
         ("complex-gr64-s0", "real-adv0.2-s1", "real-adv", 16)
 
     assert run(capsys, "whitebox", "--data", d / "fm.h5", "--model", d / "c.pt", "--attack", "pgd2",
-               "--eps", "0", "0.1", "--images", "8", "--random-start", "--out", d / "wb.h5")[0] == 0
-    curve = WhiteboxCurve.read(d / "wb.h5")
+               "--eps", "0", "0.1", "--images", "8", "--random-start", "--out", t / "wb.h5")[0] == 0
+    curve = WhiteboxCurve.read(t / "wb.h5")
     assert curve.correct.shape == (2, 8) and curve.random_start and curve.attack.name == "pgd2"
 
     assert run(capsys, "whitebox", "--data", d / "fm.h5", "--model", d / "c.pt", "--attack", "square",
-               "--eps", "0.1", "--images", "4", "--square-queries", "20", "--out", d / "sq.h5")[0] == 0
-    square = WhiteboxCurve.read(d / "sq.h5")
+               "--eps", "0.1", "--images", "4", "--square-queries", "20", "--out", t / "sq.h5")[0] == 0
+    square = WhiteboxCurve.read(t / "sq.h5")
     assert (square.spec.square_queries, square.spec.apgd_steps, square.correct.shape) == (20, None, (1, 4))
 
     assert run(capsys, "nes", "--data", d / "fm.h5", "--model", d / "c.pt", "--images", "2", "--steps", "2",
-               "--queries", "8", "--out", d / "nes.h5")[0] == 0
-    res = NesResult.read(d / "nes.h5")
+               "--queries", "8", "--out", t / "nes.h5")[0] == 0
+    res = NesResult.read(t / "nes.h5")
     assert res.queries_per_image == 8 and res.spec.samples == 2
 
-    code, out, _ = run(capsys, "show", d / "cell.h5")
+    code, out, _ = run(capsys, "show", t / "cell.h5")
     assert code == 0 and "transfer-cell" in out and "role: real-adv" in out and "accuracy:" in out
     code, out, _ = run(capsys, "show", d / "c.pt")
     assert code == 0 and "complex small_cnn model complex-gr64-s0 for fmnist" in out
-    code, out, _ = run(capsys, "provenance", d / "cell.h5")
+    code, out, _ = run(capsys, "provenance", t / "cell.h5")
     assert code == 0 and "[transfer]" in out and "[craft]" in out and "[train]" in out and "[prepare]" in out
 
 

@@ -35,3 +35,11 @@ def test_t_interval_of_two_values():
     assert (lo, hi) == (pytest.approx(2 - half), pytest.approx(2 + half))
     with pytest.raises(ValueError, match="at least 2"):
         mean_ci([1.0])
+
+
+def test_t_interval_of_three_values_and_of_equal_values():
+    lo, hi = mean_ci([1.0, 2.0, 6.0])  # mean 3, s^2 = (4 + 1 + 9) / 2 = 7
+    t = 0.95 / math.sqrt(2 * 0.975 * 0.025)  # t_{p,2} = (2p - 1) / sqrt(2 p (1 - p)) in closed form
+    half = t * math.sqrt(7) / math.sqrt(3)
+    assert (lo, hi) == (pytest.approx(3 - half, rel=1e-12), pytest.approx(3 + half, rel=1e-12))
+    assert mean_ci([0.25, 0.25, 0.25]) == (0.25, 0.25)  # no spread: a point

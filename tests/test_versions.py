@@ -1,7 +1,9 @@
 """Versions of results/ (cvgr snapshot / restore / diff) with real git, real DVC and a real local-folder remote.
 
-One module-wide project (a git repository made from this checkout's files) runs the tiny config
-(configs/test.yaml) and takes snapshot A; then a second config that changes only the NES images reruns
+One module-wide project (a git repository made from this checkout's files) starts from a copy of the
+session's finished run of the tiny config (configs/test.yaml, conftest's ``runs``), marked up to date
+there with ``snakemake --touch`` (Snakemake's record of a rule's code depends on where its Snakefile
+is), and takes snapshot A; then a second config that changes only the NES images reruns
 the NES jobs and the tables on top of it, and takes snapshot B. HOME points into the test's folder, so
 the embedded default remote (~/.cache/cvgr/dvc-remote) is used with no set-up, as on a new machine.
 Fresh clones restore from that remote; the bad-input cases use their own clones.
@@ -21,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, TEST_CONFIG
+from conftest import REPO, TEST_CONFIG, copy_run
 
 CONFIG_A = "configs/test.yaml"
 CONFIG_B = "configs/test-nes3.yaml"  # configs/test.yaml with nes.images 3 instead of 2
@@ -123,12 +125,14 @@ def clone(project: dict, name: str, rev: str | None = None) -> Path:
 
 # ---------------------------------------------------------------- the project: two snapshots
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, fmnist_raw) -> dict:
+def project(tmp_path_factory, runs) -> dict:
     tmp = tmp_path_factory.mktemp("versions")
     home = tmp / "home"
     home.mkdir()
     repo = make_project(tmp / "origin", home)
-    snakemake(repo, home, CONFIG_A, "--cores", "2")
+    copy_run(runs[0], repo)  # the finished tiny study, instead of running it again
+    snakemake(repo, home, CONFIG_A, "--touch", "--forceall", "--cores", "1")
+    assert plans_nothing(repo, home, CONFIG_A), "the copied run is not up to date in the project"
     first = git(repo, home, "rev-parse", "HEAD")
     out_a = ok(cvgr(repo, home, "snapshot", "--configfile", CONFIG_A))
     snap_a = git(repo, home, "rev-parse", "HEAD")
