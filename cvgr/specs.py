@@ -2,7 +2,7 @@
 
 The config file is a :class:`Config`: runtime settings and one
 :class:`DatasetSection` per dataset, whose sections (``training``,
-``adversarial``, ``transfer``, ``whitebox``, ``nes``) are the classes below.
+``adversarial``, ``transfer``, ``whitebox``, ``nes``, ``audit``, ``frontier``) are the classes below.
 :mod:`cvgr.config` turns them into the job specs each stage receives
 (:class:`TrainSpec`, :class:`AttackSpec`, :class:`WhiteboxSpec`,
 :class:`NesSpec`); :mod:`cvgr.cli` builds the same job specs from command-line
@@ -21,7 +21,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from .settings import Spec, check_value, rule_of, setting, shared_fields
+from .settings import Spec, SpecError, check_value, rule_of, setting, shared_fields
 from .vocab import ARCHITECTURES, DATASETS, DEVICES, FIELDS, MODES, NES_SCORES, REAL_BIASES, AttackId, ModelId
 
 #: The white-box grid of the 28x28 tasks: 0 to 0.3 in steps of 0.02.
@@ -292,6 +292,32 @@ class NesSection(NesSpec):
     models: tuple[ModelId, ...] = setting(min_items=1, unique=True, doc="the models attacked")
 
 
+def _frontier_grid(spec: "FrontierSection") -> Iterator[tuple[str, str, str]]:
+    from .frontier import check_grid  # the frontier's own rule (numpy-backed), loaded only for a frontier
+
+    try:
+        check_grid(spec.betas, "betas")
+    except SpecError as err:
+        yield err.key, err.problem, err.allowed
+
+
+@_spec
+class FrontierSection(Spec):
+    """datasets.<d>.frontier: G.R. nets over a beta grid for both fields, with seeds (docs/METHOD.md 7.1).
+
+    Each model ``{field}-{std|gr<beta>}-s<seed>`` is trained like every model of the dataset and
+    attacked by the audit's attacks at the audit's eps (robust accuracy: the per-image worst case).
+    """
+
+    CHECKS = (_frontier_grid,)
+
+    betas: tuple[float, ...] = setting(lo=0, min_items=1, unique=True,
+                                       doc="G.R. strengths of each field's frontier, at least two (0 = the std net)")
+    seeds: tuple[int, ...] = setting(lo=0, min_items=1, unique=True, doc="training seeds of every frontier model")
+    replicates: int = setting(2000, lo=1, optional=True,
+                              doc="bootstrap replicates (over seeds and images) of the 95% intervals")
+
+
 # ----------------------------------------------------------------------------- the config
 
 @_spec
@@ -326,11 +352,17 @@ def _adversarial_nes_models(spec: "DatasetSection") -> Iterator[tuple[str, str, 
                     "adversarial section", "std or gr models, or add an adversarial section"
 
 
+def _frontier_needs_audit(spec: "DatasetSection") -> Iterator[tuple[str, str, str]]:
+    if spec.frontier is not None and spec.audit is None:
+        yield "frontier", "needs the audit section (its attacks give each model's robust accuracy)", \
+            "a frontier together with an audit section, or no frontier"
+
+
 @_spec
 class DatasetSection(Spec):
     """datasets.<d>: one dataset of the study; a stage section left out is a stage not run."""
 
-    CHECKS = (_adversarial_nes_models,)
+    CHECKS = (_adversarial_nes_models, _frontier_needs_audit)
 
     raw_dir: str | None = setting(doc="folder with the raw dataset files, or null for cvgr's default location")
     download: bool = setting(doc="fetch the raw files when they are absent")
@@ -344,6 +376,8 @@ class DatasetSection(Spec):
     whitebox: WhiteboxSection | None = setting(None, optional=True, doc="white-box accuracy-vs-eps sweeps")
     nes: NesSection | None = setting(None, optional=True, doc="the query-based NES attack")
     audit: AuditSection | None = setting(None, optional=True, doc="the gradient-masking audit")
+    frontier: FrontierSection | None = setting(None, optional=True,
+                                               doc="the robustness-accuracy frontier of both fields")
 
 
 def _run_matches_sections(spec: "Config") -> Iterator[tuple[str, str, str]]:
