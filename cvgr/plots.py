@@ -1,4 +1,4 @@
-"""Figures: white-box robustness curves and the gradient agreement zeta during training.
+"""Figures: white-box robustness curves, the gradient agreement zeta during training, the audit, the frontier.
 
 Figures are built on a bare :class:`matplotlib.figure.Figure` (rendered by the Agg backend,
 no pyplot state, no display needed) and saved as PNG without the 'Software' metadata key;
@@ -13,6 +13,8 @@ defense and its strength (e.g. beta 64 solid, beta 512 dashed); the marker encod
 - zeta (``zeta_figure``): history/zeta per epoch, one line per G.R. model (beta > 0). Models
   without G.R. (std, adversarial training) are omitted: their regularizer is 0, so
   zeta = cos(grad L, grad L) = 1 at every epoch and carries no information.
+- Frontier (``frontier_figure``): clean vs robust accuracy, one curve per field through its
+  Pareto-optimal (field, beta) points, 95% intervals in both directions (docs/METHOD.md 7.1).
 """
 from __future__ import annotations
 

@@ -294,7 +294,6 @@ class NesSection(NesSpec):
 
 def _frontier_grid(spec: "FrontierSection") -> Iterator[tuple[str, str, str]]:
     from .frontier import check_grid  # the frontier's own rule (numpy-backed), loaded only for a frontier
-
     try:
         check_grid(spec.betas, "betas")
     except SpecError as err:
@@ -303,11 +302,7 @@ def _frontier_grid(spec: "FrontierSection") -> Iterator[tuple[str, str, str]]:
 
 @_spec
 class FrontierSection(Spec):
-    """datasets.<d>.frontier: G.R. nets over a beta grid for both fields, with seeds (docs/METHOD.md 7.1).
-
-    Each model ``{field}-{std|gr<beta>}-s<seed>`` is trained like every model of the dataset and
-    attacked by the audit's attacks at the audit's eps (robust accuracy: the per-image worst case).
-    """
+    """datasets.<d>.frontier: G.R. nets over a beta grid for both fields, attacked by the audit (METHOD.md 7.1)."""
 
     CHECKS = (_frontier_grid,)
 
