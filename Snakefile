@@ -9,7 +9,7 @@ The study is config.yaml with the user's --configfile files and --config merged 
 
 Stages (one rules/*.smk each): data -> train -> attack (FGSM sets, white-box sweeps)
 -> transfer (cells, table) -> nes (attacks, table) -> audit (gradient-masking sweeps,
-table, figure) -> compare (the paper's numbers and claims beside the measured ones)
+table, figure) -> frontier (robustness-accuracy frontier: table, figure) -> compare (the paper's numbers and claims beside the measured ones)
 -> report (white-box and training tables, figures, the tables' HTML pages).
 Output paths are a contract; see rules/common.smk.
 """
@@ -29,6 +29,7 @@ include: "rules/attack.smk"
 include: "rules/transfer.smk"
 include: "rules/nes.smk"
 include: "rules/audit.smk"
+include: "rules/frontier.smk"
 include: "rules/compare.smk"
 include: "rules/report.smk"
 

@@ -8,9 +8,9 @@ Output contract (users and scripts rely on these paths):
     results/whitebox/{dataset}/{attack}/{model}.h5
     results/audit/{dataset}/{attack}/{model}.h5
     results/nes/{dataset}/{model}.h5
-    results/tables/{transfer,nes,masking,claims,transfer_vs_paper,nes_vs_paper}.{csv,md,html}
+    results/tables/{transfer,nes,masking,claims,transfer_vs_paper,nes_vs_paper,frontier}.{csv,md,html}
     results/tables/{whitebox,training}.csv
-    results/figures/{whitebox,zeta,masking}_{dataset}.png, results/figures/transfer_vs_paper.png
+    results/figures/{whitebox,zeta,masking,frontier}_{dataset}.png, results/figures/transfer_vs_paper.png
     results/tables/*.prov.json, results/figures/*.prov.json (each table's and figure's lineage)
     logs/{rule}/{dataset}/....log
 Each rule's params hold its job spec (cvgr.specs, as plain values), the runtime
@@ -131,6 +131,31 @@ def history_files():
     return [history_file(d, m) for d in DATASETS for m in STUDY.plan(d).models]
 
 
+def frontier_datasets(datasets=DATASETS):
+    return [d for d in datasets if STUDY.plan(d).frontier_models]
+
+
+def frontier_history_files(datasets=DATASETS):
+    return [history_file(d, m) for d in frontier_datasets(datasets) for m in STUDY.plan(d).frontier_models]
+
+
+def frontier_audit_files(datasets=DATASETS):
+    """The frontier's robust accuracy: the audit's files of every frontier model (cvgr.config.Plan.frontier_jobs)."""
+    return [f"results/audit/{d}/{a}/{m}.h5" for d in datasets for a, m in STUDY.plan(d).frontier_jobs]
+
+
+def frontier_nes_files(datasets=DATASETS):
+    """NES results of the frontier's models, where the config attacks them with NES (shown beside)."""
+    return [f"results/nes/{d}/{m}.h5" for d in datasets for m in STUDY.plan(d).nes_models
+            if m in STUDY.plan(d).frontier_models]
+
+
+def frontier_settings():
+    """Per dataset with a frontier: the eps its robust accuracy is read at (the audit's) and its bootstrap size."""
+    return {d: {"eps": STUDY.plan(d).section.audit.eps, "replicates": STUDY.plan(d).section.frontier.replicates}
+            for d in frontier_datasets()}
+
+
 def final_targets():
     """Tables for the stages some dataset configures; figures per dataset; the lineage sidecar of each."""
     out = ["results/tables/training.csv"] + [f"results/tables/claims.{x}" for x in ("csv", "md", "html")]
@@ -147,4 +172,7 @@ def final_targets():
     if audited:
         out += ["results/tables/masking.csv", "results/tables/masking.md", "results/tables/masking.html"]
         out += [f"results/figures/masking_{d}.png" for d in audited]
+    if frontier_datasets():
+        out += [f"results/tables/frontier.{x}" for x in ("csv", "md", "html")]
+        out += [f"results/figures/frontier_{d}.png" for d in frontier_datasets()]
     return out + [f"{f}.prov.json" for f in out]  # asked for, so a study finished without them gets them

@@ -60,6 +60,8 @@ rule claims_table:
         histories=history_files(),
         transfer=transfer_files(),
         nes=nes_files(),
+        frontier_histories=frontier_history_files(),
+        frontier_audit=frontier_audit_files(),
     output:
         csv=report("results/tables/claims.csv", caption="../report/claims.rst", category="This run vs the paper"),
         md="results/tables/claims.md",
@@ -68,6 +70,7 @@ rule claims_table:
     log:
         "logs/claims_table/all/claims_table.log",
     params:
+        frontier=frontier_settings(),
         code=code_hash("tables"),
     threads: 1
     localrule: True

@@ -74,6 +74,7 @@ PAGES = {  # table -> (caption, report category)
     "transfer": ("transfer.rst", "Tables"),
     "nes": ("nes.rst", "Tables"),
     "masking": ("masking.rst", "Tables"),
+    "frontier": ("frontier.rst", "Tables"),
     "claims": ("claims.rst", "This run vs the paper"),
     "transfer_vs_paper": ("vs_paper.rst", "This run vs the paper"),
     "nes_vs_paper": ("vs_paper.rst", "This run vs the paper"),
