@@ -27,7 +27,7 @@ from .claims import UNRESOLVED, ClaimRow
 from .frontier import REPLICATES, FrontierNode, MatchedGap, frontier_and_gap, points_from_records
 from .records import NesResult, TrainingHistory, WhiteboxCurve
 from .tables import markdown_table, read_records, write_atomic, write_csv
-from .vocab import dataset_key, dataset_label
+from .vocab import AttackId, dataset_key, dataset_label
 
 PCT = "%.4f"
 COLUMNS = ("dataset", "field", "beta", "seeds", "clean", "clean_low", "clean_high", "robust", "robust_low",
@@ -68,7 +68,8 @@ def frontier_results(history_paths: Sequence[str], audit_paths: Sequence[str], n
         points = points_from_records([h for h in histories if h.dataset == ds], mine, eps)
         nodes, gap = frontier_and_gap(points, replicates=replicates, grid_key=f"datasets.{ds}.frontier.betas")
         seeds = {f: tuple(sorted({p.seed for p in points if p.field == f})) for f in ("complex", "real")}
-        out.append(FrontierResult(ds, eps, points[0].robust.size, tuple(sorted({c.attack.name for c in mine})),
+        attacks = tuple(a.name for a in sorted({c.attack for c in mine}, key=AttackId.sort_key))
+        out.append(FrontierResult(ds, eps, points[0].robust.size, attacks,
                                   seeds, nodes, gap, _nes(nes, ds, points)))
     return out
 
@@ -156,7 +157,7 @@ def frontier_claim_rows(results: Sequence[FrontierResult]) -> list[ClaimRow]:
     for res in results:
         betas = sorted({n.beta for n in res.nodes})
         scope = (f"{res.dataset}, frontier (betas {', '.join(f'{b:g}' for b in betas)}; "
-                 f"{len(res.seeds['complex'])} seeds)")
+                 f"seeds {', '.join(map(str, res.seeds['complex']))})")
         tests = ("along the two frontiers, at each clean accuracy both reach, C-G.R. is more accurate than R-G.R. "
                  f"under the audit's attacks ({', '.join(res.attacks)}, per-image worst case, eps {res.eps:g}): "
                  "D = mean over the shared clean-accuracy range of robust acc C - robust acc R, pp")
