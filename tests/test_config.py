@@ -148,11 +148,14 @@ def test_models_are_grid_plus_adversarial_plus_transfer_copies():
         "real-std-s0", "real-gr64-s0", "complex-std-s0", "complex-gr64-s0",  # grid (field x beta) at s0
         "real-adv0.2-s0",                                                       # adversarial.fields
         "real-std-s1", "real-gr64-s1", "complex-std-s1", "complex-gr64-s1",  # transfer targets at s1
+        "real-gr16-s0", "real-gr16-s1", "real-gr32-s0", "real-gr32-s1",      # the frontier's other betas
+        "complex-gr16-s0", "complex-gr16-s1", "complex-gr32-s0", "complex-gr32-s1",
     ]
 
 
 def test_transfer_beta_outside_the_grid_adds_its_models():
-    plan = Study.from_mapping(mutated(lambda c: fm(c)["transfer"].__setitem__("beta", 32))).plan("fmnist")
+    plan = Study.from_mapping(mutated(lambda c: (without_frontier(c), fm(c)["transfer"].__setitem__("beta", 32))))
+    plan = plan.plan("fmnist")
     assert {"real-gr32-s0", "real-gr32-s1", "complex-gr32-s0", "complex-gr32-s1", "real-gr64-s0"} <= set(plan.models)
     assert "real-gr64-s1" not in plan.models
     assert names(m for _, m in plan.whitebox_jobs[:5]) == [
@@ -174,7 +177,8 @@ def test_transfer_cells_know_their_roles():
 def test_whitebox_jobs_and_sections_are_optional():
     jobs = [(a.name, m.name) for a, m in PLAN.whitebox_jobs]
     assert len(jobs) == 2 * 5 and ("pgd4", "real-adv0.2-s0") in jobs
-    bare = Study.from_mapping(mutated(lambda c: [fm(c).pop(k) for k in ("whitebox", "transfer", "nes")])).plan("fmnist")
+    bare = Study.from_mapping(mutated(lambda c: [fm(c).pop(k) for k in ("whitebox", "transfer", "nes", "frontier")])
+                              ).plan("fmnist")
     assert bare.whitebox_jobs == () and bare.transfer_cells == () and bare.nes_models == ()
     assert list(bare.models) == ["real-std-s0", "real-gr64-s0", "complex-std-s0", "complex-gr64-s0", "real-adv0.2-s0"]
     with pytest.raises(CvgrError, match=r"datasets\.fmnist\.nes is not in the config"):
