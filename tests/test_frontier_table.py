@@ -127,3 +127,18 @@ def test_figure_is_written(tmp_path):
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
     plot_frontier(hists, audits, [], SETTINGS, str(tmp_path / "again.png"), "fmnist")
     assert (tmp_path / "again.png").read_bytes() == png  # deterministic
+
+
+def test_claims_table_ends_with_the_frontier_row(tmp_path):
+    from cvgr.comparison import write_claims_table
+
+    hists, audits, points = write_study(tmp_path, OVERLAP)
+    _, gap = analyse(points, replicates=300)
+    write_claims_table(hists, [], [], tmp_path / "c.csv", tmp_path / "c.md", hists, audits, SETTINGS)
+    rows = read_csv(tmp_path / "c.csv")
+    assert rows[-1]["claim"] == CLAIM and rows[-1]["verdict"] == gap.verdict
+    assert float(rows[-1]["estimate"]) == pytest.approx(gap.estimate, rel=1e-5)
+    assert {r["claim"] for r in rows[:-1]} == {"clean-accuracy", "zeta"}  # the paper's claims come first
+    assert "matched-robustness row is beyond the paper" in (tmp_path / "c.md").read_text()
+    write_claims_table(hists, [], [], tmp_path / "d.csv", tmp_path / "d.md")  # no frontier: no row
+    assert CLAIM not in {r["claim"] for r in read_csv(tmp_path / "d.csv")}
