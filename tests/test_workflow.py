@@ -400,8 +400,8 @@ def test_cvgr_provenance_reports_a_tampered_table(runs, tmp_path):
 def test_tables_identical_across_runs_and_cores(runs):
     a, b = runs
     names = sorted(p.name for p in (a / "results/tables").iterdir())
-    tables = [f"{t}.{x}" for t in ("claims", "masking", "nes", "nes_vs_paper", "transfer", "transfer_vs_paper")
-              for x in ("csv", "md", "html")] + ["training.csv", "whitebox.csv"]
+    tables = [f"{t}.{x}" for t in ("claims", "masking", "nes", "nes_vs_paper", "transfer", "transfer_vs_paper",
+                                   "frontier") for x in ("csv", "md", "html")] + ["training.csv", "whitebox.csv"]
     assert names == sorted(tables + [f"{t}.prov.json" for t in tables])  # each with its provenance sidecar
     assert names == sorted(p.name for p in (b / "results/tables").iterdir())
     for name in tables:
@@ -461,12 +461,15 @@ def test_changed_nes_setting_reruns_only_nes(runs, run_snakemake):
     jobs = planned_after_change(runs[0], run_snakemake, "nes12.yaml", **{"nes.queries": 12})
     assert jobs == {("nes_attack", f"results/nes/fmnist/{m}.h5") for m in NES_MODELS} | \
         {("nes_table", "results/tables/nes.csv"), ("nes_vs_paper", "results/tables/nes_vs_paper.csv"),
-         ("claims_table", "results/tables/claims.csv"), ("all", "")} | \
-        {(f"{t}_page", f"results/tables/{t}.html") for t in ("nes", "nes_vs_paper", "claims")}
+         ("claims_table", "results/tables/claims.csv"), ("all", ""),
+         ("frontier_table", "results/tables/frontier.csv")} | \
+        {(f"{t}_page", f"results/tables/{t}.html") for t in ("nes", "nes_vs_paper", "claims", "frontier")}
+    # the frontier table shows NES beside (complex-gr64-s0 is a frontier net); its figure does not
 
 
 def test_paper_config_plans_the_full_study(tmp_path, run_snakemake):
-    """282 jobs: 4 datasets; betas of 4 per dataset; transfer on mnist/svhn/fmnist; NES and the audit on fmnist."""
+    """357 jobs: 4 datasets; betas of 4 per dataset; transfer on mnist/svhn/fmnist; NES, the audit and the
+    frontier on fmnist."""
     res = run_snakemake(tmp_path, "--configfile", str(REPO / "configs/paper.yaml"), "-n", "--quiet", "rules")
     stats = job_stats(res.stdout)
     assert stats == {
