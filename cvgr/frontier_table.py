@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from .claims import UNRESOLVED, ClaimRow
-from .frontier import REPLICATES, FrontierNode, MatchedGap, frontier_and_gap, points_from_records
+from .frontier import (REPLICATES, FrontierNode, MatchedGap, ModelPoint, frontier_and_gap,
+                       points_from_records)
 from .records import NesResult, TrainingHistory, WhiteboxCurve
 from .tables import markdown_table, read_records, write_atomic, write_csv
 from .vocab import AttackId, dataset_key, dataset_label
@@ -74,7 +75,8 @@ def frontier_results(history_paths: Sequence[str], audit_paths: Sequence[str], n
     return out
 
 
-def _nes(results: Sequence[NesResult], dataset: str, points) -> dict[tuple[str, float], tuple[float, tuple[int, ...]]]:
+def _nes(results: Sequence[NesResult], dataset: str,
+         points: Sequence[ModelPoint]) -> dict[tuple[str, float], tuple[float, tuple[int, ...]]]:
     """NES accuracy per (field, beta) of the frontier: the mean over the frontier seeds NES attacked."""
     wanted = {(p.field, float(p.beta), p.seed) for p in points}
     by: dict[tuple[str, float], dict[int, float]] = {}
