@@ -13,6 +13,9 @@ the paper's numbers (:mod:`cvgr.paper`), turns them into the plain inputs of
   or over seeds where every model type has the same two or more seeds) and
   the verdict ``holds``, ``contradicted`` or ``not resolved at this sample
   size``.
+  With a frontier, its row "at equal clean accuracy, complex G.R. is more
+  robust than real G.R." (:mod:`cvgr.frontier_table`; a bootstrap interval)
+  comes last.
 
 Only the std and G.R. models of a transfer table (roles Self and the other
 seed's copies) and the NES models enter; what the paper did not measure
@@ -20,12 +23,13 @@ seed's copies) and the NES models enter; what the paper did not measure
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
 from .claims import Cell, ClaimRow, ModelRecord, _cells_by, claims_table
+from .frontier_table import CLAIM as FRONTIER_CLAIM, frontier_claims
 from .paper import KEY_COLUMNS, PaperResult, load_paper_results
 from .records import NesResult, TrainingHistory, TransferCell
 from .stats import LEVEL, binomial_ci
@@ -184,7 +188,12 @@ def _claims_markdown(rows: Sequence[ClaimRow]) -> str:
              "accuracies are on the same images) or, where every model type was trained with the same two or more "
              "seeds, Student's t over seeds. Verdict: holds (interval "
              "above 0), contradicted (below 0), not resolved at this sample size (contains 0, or no interval).\n"]
-    table = [[r.claim, r.scope, r.reading, r.verdict, f"{r.estimate:+.3g}",
+    if any(r.claim == FRONTIER_CLAIM for r in rows):
+        lines.append(f"The {FRONTIER_CLAIM} row is beyond the paper: D is the mean robust-accuracy gap between the "
+                     "two fields' robustness-accuracy frontiers over the clean accuracies both reach, its interval a "
+                     "percentile bootstrap over seeds and images (docs/METHOD.md section 7.1; "
+                     "results/tables/frontier.md).\n")
+    table = [[r.claim, r.scope, r.reading, r.verdict, _num(r.estimate, "{:+.3g}"),
               "\u2014" if r.low is None else f"{r.low:+.3g} to {r.high:+.3g}", r.method] for r in rows]
     lines.append(markdown_table(["claim", "scope", "reading", "verdict", "D", "95% interval", "interval"], table))
     lines.append("\nThe claims:\n")
@@ -195,12 +204,16 @@ def _claims_markdown(rows: Sequence[ClaimRow]) -> str:
 
 
 def write_claims_table(history_paths: list[str], transfer_paths: list[str], nes_paths: list[str],
-                       csv_out: str, md_out: str) -> pd.DataFrame:
-    """The claims table from the training histories and, when given, the transfer cells and NES results."""
+                       csv_out: str, md_out: str, frontier_histories: Sequence[str] = (),
+                       frontier_audit: Sequence[str] = (),
+                       frontier_settings: Mapping[str, Mapping[str, float]] | None = None) -> pd.DataFrame:
+    """The claims table from the training histories and, when given, the transfer cells and NES results;
+    with a frontier (its models' histories and audit curves, ``frontier_settings`` per dataset: the audit
+    eps and the bootstrap replicates), the matched-accuracy row of :mod:`cvgr.frontier_table` last."""
     models = model_records(read_records(history_paths, TrainingHistory))
     cells = (transfer_cells(read_records(transfer_paths, TransferCell)) if transfer_paths else []) + \
         (nes_cells(read_records(nes_paths, NesResult)) if nes_paths else [])
-    rows = claims_table(models, cells)
+    rows = claims_table(models, cells) + frontier_claims(frontier_histories, frontier_audit, frontier_settings or {})
     df = claims_frame(rows)
     write_csv(df, csv_out, {"estimate": "%.6g", "low": "%.6g", "high": "%.6g"})
     write_atomic(md_out, _claims_markdown(rows).encode())

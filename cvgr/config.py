@@ -14,9 +14,14 @@ key path and what is allowed)::
 - transfer cells: sources are ``{field}-{std|gr<b*>}-s0``; the targets of a source
   are itself ("Self") and the four ``s1`` copies; each cell knows its role;
 - NES models: ``nes.models``;
+- frontier models: ``{field}-{std|gr<beta>}-s<seed>`` for each field, each beta and seed of
+  ``frontier`` (a name another stage uses is the same model, trained once);
 - models to train: the union of the above;
 - white-box jobs: (attack, model) for each attack and each grid or adversarial model;
-- audit jobs: (attack, model) for each audit attack and each model to train.
+- audit jobs: (attack, model) for each audit attack and each model of ``audit.models``
+  (default: every model to train);
+- frontier jobs: (attack, model) for each audit attack and each frontier model (the same
+  files as the audit's); the frontier's models get no white-box, transfer or NES jobs of their own.
 
 Each job's spec (:mod:`cvgr.specs`) is built here, once, from the sections.
 Everything is pure: the same config gives the same lists in the same order.
@@ -164,13 +169,31 @@ class Plan:
         return tuple((a, m) for a in audit.attacks for m in models)
 
     @functools.cached_property
+    def frontier_models(self) -> tuple[ModelId, ...]:
+        """The frontier's models ``{field}-{std|gr<beta>}-s<seed>``: each field, beta and seed of ``frontier``."""
+        fr = self.section.frontier
+        if fr is None:
+            return ()
+        return tuple(ModelId.of(f, beta=b, seed=s) for f in FIELDS for b in fr.betas for s in fr.seeds)
+
+    @functools.cached_property
+    def frontier_jobs(self) -> tuple[tuple[AttackId, ModelId], ...]:
+        """(attack, model) giving the frontier's robust accuracy: every audit attack on every frontier model.
+
+        The same jobs (and files) as the audit's: a model both audits share is attacked once.
+        """
+        if not self.frontier_models:
+            return ()
+        return tuple((a, m) for a in self._section("audit").attacks for m in self.frontier_models)
+
+    @functools.cached_property
     def models(self) -> dict[str, ModelId]:
-        """Every model some stage needs, by name, each once, in a fixed order."""
+        """Every model some stage needs, by name, each once, in a fixed order (the frontier's last)."""
         cells = [m for c in self.transfer_cells for m in (c.source, c.target)]
         audit = self.section.audit
         audited = (audit.models or ()) if audit is not None else ()
         ordered = _unique(self.grid_models + self.adversarial_models + tuple(cells) + self.nes_models
-                          + tuple(audited))
+                          + tuple(audited) + self.frontier_models)
         return {m.name: m for m in ordered}
 
     def model(self, name: str) -> ModelId:

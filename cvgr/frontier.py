@@ -234,27 +234,27 @@ def analyse(points: Sequence[ModelPoint], *, better: str = "complex", worse: str
     """Both fields' frontier points with intervals, and ``G`` of ``better`` over ``worse`` (module docstring).
 
     ``grid_key`` names the config key of the beta grid in the error a field with one beta gets.
+    Frontiers that share no clean-accuracy range raise :class:`~cvgr.errors.CvgrError` saying so.
     """
+    nodes, gap = frontier_and_gap(points, better=better, worse=worse, replicates=replicates, seed=seed,
+                                  level=level, grid_key=grid_key)
+    if isinstance(gap, str):
+        raise CvgrError(gap)
+    return nodes, gap
+
+
+def frontier_and_gap(points: Sequence[ModelPoint], *, better: str = "complex", worse: str = "real",
+                     replicates: int = REPLICATES, seed: int = 0, level: float = LEVEL,
+                     grid_key: str = "betas") -> tuple[list[FrontierNode], MatchedGap | str]:
+    """As :func:`analyse`, but frontiers without a shared clean-accuracy range give, in place of the gap,
+    the reason (one sentence naming both ranges and the fix): a run's tables still show its points."""
     fields = (better, worse)
     grid = _grid(points, fields, grid_key)
     clean = {f: grid.clean[f].mean(axis=1) for f in fields}
     robust = {f: 100 * grid.robust[f].mean(axis=(1, 2)) for f in fields}
     fronts = _fronts(clean, robust)
-    estimate = mean_gap(fronts[better], fronts[worse])
-    if estimate is None:
-        raise CvgrError(f"the frontiers share no clean-accuracy range: {better} {_range(fronts[better])}, "
-                        f"{worse} {_range(fronts[worse])}; train betas that bring the fields' clean accuracies "
-                        "into a common range (smaller betas for the less accurate field, larger for the other)")
     boot_clean, boot_robust, gaps = _bootstrap(grid, fields, replicates, seed)
     tail = (1 - level) / 2
-    valid = gaps[~np.isnan(gaps)]
-    if valid.size == 0:
-        raise CvgrError(f"no bootstrap replicate of the frontiers overlaps in clean accuracy "
-                        f"({better} {_range(fronts[better])}, {worse} {_range(fronts[worse])}); train more betas")
-    low, high = (float(q) for q in np.quantile(valid, [tail, 1 - tail]))
-    verdict = HOLDS if low > 0 else CONTRADICTED if high < 0 else UNRESOLVED
-    lo, hi = max(fronts[better][0][0], fronts[worse][0][0]), min(fronts[better][-1][0], fronts[worse][-1][0])
-    gap = MatchedGap(better, worse, estimate, low, high, verdict, lo, hi, replicates, int(valid.size))
     nodes = []
     for f in fields:
         on = set(fronts[f])
@@ -263,7 +263,19 @@ def analyse(points: Sequence[ModelPoint], *, better: str = "complex", worse: str
             r_lo, r_hi = np.quantile(boot_robust[f][:, i], [tail, 1 - tail])
             nodes.append(FrontierNode(f, beta, float(clean[f][i]), float(c_lo), float(c_hi), float(robust[f][i]),
                                       float(r_lo), float(r_hi), (float(clean[f][i]), float(robust[f][i])) in on))
-    return nodes, gap
+    ranges = f"{better} {_range(fronts[better])}, {worse} {_range(fronts[worse])}"
+    estimate = mean_gap(fronts[better], fronts[worse])
+    if estimate is None:
+        return nodes, (f"the frontiers share no clean-accuracy range: {ranges}; train betas that bring the fields' "
+                       "clean accuracies into a common range (smaller betas for the less accurate field, larger "
+                       "for the other)")
+    valid = gaps[~np.isnan(gaps)]
+    if valid.size == 0:
+        return nodes, f"no bootstrap replicate of the frontiers overlaps in clean accuracy ({ranges}); train more betas"
+    low, high = (float(q) for q in np.quantile(valid, [tail, 1 - tail]))
+    verdict = HOLDS if low > 0 else CONTRADICTED if high < 0 else UNRESOLVED
+    lo, hi = max(fronts[better][0][0], fronts[worse][0][0]), min(fronts[better][-1][0], fronts[worse][-1][0])
+    return nodes, MatchedGap(better, worse, estimate, low, high, verdict, lo, hi, replicates, int(valid.size))
 
 
 def _bootstrap(grid: _Grid, fields: Sequence[str], replicates: int,

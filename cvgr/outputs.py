@@ -28,7 +28,7 @@ import importlib
 import re
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -62,17 +62,25 @@ SOURCES: dict[str, Source] = {
     "nes": Source(lambda p, d: [f"results/nes/{d}/{m}.h5" for m in p.nes_models], ("nes",)),
     "whitebox": Source(lambda p, d: [f"results/whitebox/{d}/{a}/{m}.h5" for a, m in p.whitebox_jobs], ("whitebox",)),
     "audit": Source(lambda p, d: [f"results/audit/{d}/{a}/{m}.h5" for a, m in p.audit_jobs], ("audit",)),
+    "frontier_histories": Source(lambda p, d: [f"results/models/{d}/{m}.h5" for m in p.frontier_models],
+                                 ("frontier", "training")),
+    "frontier_audit": Source(lambda p, d: [f"results/audit/{d}/{a}/{m}.h5" for a, m in p.frontier_jobs],
+                             ("frontier", "audit")),
+    "frontier_nes": Source(lambda p, d: [f"results/nes/{d}/{m}.h5" for m in p.nes_models if m in p.frontier_models],
+                           ("nes",)),
 }
 
 
 @dataclass(frozen=True)
 class Job:
-    """What an output's function gets: its input files by source, its output path by format and, for a
-    per-dataset output, the dataset (else None)."""
+    """What an output's function gets: its input files by source, its output path by format, for a
+    per-dataset output the dataset (else None), and per dataset it covers the config sections of its
+    sources as plain values (``settings[dataset][section]``, None for a section the dataset leaves out)."""
 
     inputs: Mapping[str, list[str]]
     outputs: Mapping[str, str]
     dataset: str | None
+    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,12 @@ class Output:
     def inputs(self, study: Any, datasets: Sequence[str]) -> dict[str, list[str]]:
         """source -> the files of ``datasets`` it reads (dataset by dataset, in the study's order)."""
         return {r: [f for d in datasets for f in SOURCES[r].files(study.plan(d), d)] for r in self.reads}
+
+    def settings(self, study: Any, datasets: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """dataset -> section -> its plain values: the config its function may read (its rule's params)."""
+        def plain(value: Any) -> Any:
+            return value.to_dict() if hasattr(value, "to_dict") else list(value) if isinstance(value, tuple) else value
+        return {d: {s: plain(getattr(study.plan(d).section, s)) for s in self.sections} for d in datasets}
 
     def planned(self, study: Any) -> list[str | None]:
         """``[None]`` if a one-file output is planned (else ``[]``); a per-dataset output's datasets."""
@@ -266,6 +280,7 @@ def run(smk: Any) -> None:
     importlib.import_module(smk.params.module)
     out = get(smk.params.output)
     job = Job({r: [str(f) for f in smk.input[r]] for r in out.reads},
-              {f: str(smk.output[f]) for f in out.formats}, dict(smk.wildcards.items()).get("dataset"))
+              {f: str(smk.output[f]) for f in out.formats}, dict(smk.wildcards.items()).get("dataset"),
+              dict(smk.params.settings))
     out.make(job)
     record_lineage(smk, out.sections)

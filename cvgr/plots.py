@@ -1,4 +1,4 @@
-"""Figures: white-box robustness curves and the gradient agreement zeta during training.
+"""Figures: white-box robustness curves, the gradient agreement zeta during training, the audit, the frontier.
 
 Figures are built on a bare :class:`matplotlib.figure.Figure` (rendered by the Agg backend,
 no pyplot state, no display needed) and saved as PNG without the 'Software' metadata key;
@@ -13,6 +13,8 @@ defense and its strength (e.g. beta 64 solid, beta 512 dashed); the marker encod
 - zeta (``zeta_figure``): history/zeta per epoch, one line per G.R. model (beta > 0). Models
   without G.R. (std, adversarial training) are omitted: their regularizer is 0, so
   zeta = cos(grad L, grad L) = 1 at every epoch and carries no information.
+- Frontier (``frontier_figure``): clean vs robust accuracy, one curve per field through its
+  Pareto-optimal (field, beta) points, 95% intervals in both directions (docs/METHOD.md 7.1).
 """
 from __future__ import annotations
 
@@ -215,3 +217,51 @@ def paper_figure(cell_paths: list[str]) -> Figure:
 def plot_paper(cell_paths: list[str], png_out: str) -> None:
     """Write :func:`paper_figure` as a PNG."""
     save_png(paper_figure(cell_paths), png_out)
+
+
+def frontier_figure(result) -> Figure:
+    """Clean vs robust accuracy of one dataset's frontier (:class:`cvgr.frontier_table.FrontierResult`).
+
+    One curve per field through its Pareto-optimal points (in order of clean accuracy); every (field, beta)
+    point with its 95% bootstrap intervals in both directions, labelled with its beta; points off the
+    frontier hollow; the shared clean-accuracy range over which the gap G is averaged shaded.
+    """
+    from .frontier_table import gap_sentence, node_arrays
+
+    fig = Figure(figsize=(6.4, 4.8))
+    ax = fig.subplots()
+    for field in FIELDS:
+        a = node_arrays(result.nodes, field)
+        if a["clean"].size == 0:
+            continue
+        color, on = FIELD_COLORS[field], a["on_frontier"].astype(bool)
+        xerr = [a["clean"] - a["clean_low"], a["clean_high"] - a["clean"]]
+        yerr = [a["robust"] - a["robust_low"], a["robust_high"] - a["robust"]]
+        ax.errorbar(a["clean"], a["robust"], xerr=xerr, yerr=yerr, fmt="none", ecolor=color, alpha=0.6, capsize=2)
+        ax.plot(a["clean"][on], a["robust"][on], "-o", color=color, label=f"{field} G.R. frontier")
+        if (~on).any():
+            ax.plot(a["clean"][~on], a["robust"][~on], "o", mfc="none", color=color, label=f"{field}, off the frontier")
+        for x, y, b in zip(a["clean"], a["robust"], a["beta"]):
+            ax.annotate(f"\u03b2={fmt_number(b)}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7,
+                        color=color)
+    if not isinstance(result.gap, str):
+        ax.axvspan(result.gap.range_low, result.gap.range_high, color="0.85", alpha=0.5, lw=0,
+                   label="shared clean-accuracy range")
+    ax.set_xlabel("clean accuracy (%)")
+    ax.set_ylabel(f"robust accuracy (%), worst of {len(result.attacks)} attacks at eps {result.eps:g}")
+    ax.set_title(f"{dataset_label(result.dataset)}: robustness-accuracy frontier ({result.images} test images)",
+                 fontsize=10)
+    fig.text(0.01, 0.01, gap_sentence(result), fontsize=6, wrap=True)
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def plot_frontier(history_paths: list[str], audit_paths: list[str], nes_paths: list[str],
+                  settings: dict, png_out: str, dataset: str) -> None:
+    """Write :func:`frontier_figure` of ``dataset`` (its ``settings``: the audit eps, the replicates) as a PNG."""
+    from .frontier_table import frontier_results
+
+    (result,) = frontier_results(history_paths, audit_paths, nes_paths, {dataset: settings[dataset]})
+    save_png(frontier_figure(result), png_out)

@@ -45,13 +45,41 @@ def masking_table(job: Job) -> None:
     write_masking_table(job.inputs["audit"], job.outputs["csv"], job.outputs["md"])
 
 
-@table("claims_table", stem="claims", reads=["histories", "transfer", "nes"], optional=["transfer", "nes"],
-       caption_file="claims.rst", category="This run vs the paper")
+def _frontier_settings(job: Job) -> dict[str, dict[str, float]]:
+    """Per dataset with a frontier: the eps its robust accuracy is read at (the audit's), its bootstrap size."""
+    return {d: {"eps": s["audit"]["eps"], "replicates": s["frontier"]["replicates"]}
+            for d, s in job.settings.items() if s.get("frontier")}
+
+
+@table("claims_table", stem="claims", reads=["histories", "transfer", "nes", "frontier_histories", "frontier_audit"],
+       optional=["transfer", "nes", "frontier_histories", "frontier_audit"], caption_file="claims.rst",
+       category="This run vs the paper")
 def claims_table(job: Job) -> None:
-    """Each claim of the paper with its evidence, interval and verdict (:func:`cvgr.comparison.write_claims_table`)."""
+    """Each claim of the paper with its evidence, interval and verdict, and with a frontier the matched-accuracy
+    row (:func:`cvgr.comparison.write_claims_table`)."""
     from .comparison import write_claims_table
     write_claims_table(job.inputs["histories"], job.inputs["transfer"], job.inputs["nes"], job.outputs["csv"],
-                       job.outputs["md"])
+                       job.outputs["md"], job.inputs["frontier_histories"], job.inputs["frontier_audit"],
+                       _frontier_settings(job))
+
+
+@table("frontier_table", stem="frontier", reads=["frontier_histories", "frontier_audit", "frontier_nes"],
+       optional=["frontier_nes"], caption_file="frontier.rst")
+def frontier_table(job: Job) -> None:
+    """Per field and beta: clean and robust accuracy with 95% intervals, the frontier, NES beside, the gap G
+    (:func:`cvgr.frontier_table.write_frontier_table`)."""
+    from .frontier_table import write_frontier_table
+    write_frontier_table(job.inputs["frontier_histories"], job.inputs["frontier_audit"], job.inputs["frontier_nes"],
+                         _frontier_settings(job), job.outputs["csv"], job.outputs["md"])
+
+
+@figure("frontier_figure", stem="frontier", reads=["frontier_histories", "frontier_audit"],
+        caption_file="frontier_figure.rst")
+def frontier_figure(job: Job) -> None:
+    """Clean vs robust accuracy, one curve per field, 95% intervals in both directions (:func:`cvgr.plots.plot_frontier`)."""
+    from .plots import plot_frontier
+    plot_frontier(job.inputs["frontier_histories"], job.inputs["frontier_audit"], [], _frontier_settings(job),
+                  job.outputs["png"], job.dataset)
 
 
 @table("transfer_vs_paper", reads=["transfer"], paper="transfer", caption_file="vs_paper.rst")

@@ -2,8 +2,8 @@
 
 The config file is a :class:`Config`: runtime settings and one
 :class:`DatasetSection` per dataset, whose sections (``training``,
-``adversarial``, ``transfer``, ``whitebox``, ``nes``, ``audit``) are the classes
-below. :mod:`cvgr.config` turns them into the job specs each stage receives
+``adversarial``, ``transfer``, ``whitebox``, ``nes``, ``audit``, ``frontier``) are
+the classes below. :mod:`cvgr.config` turns them into the job specs each stage receives
 (:class:`TrainSpec`, :class:`AttackSpec`, :class:`WhiteboxSpec`,
 :class:`NesSpec`); :mod:`cvgr.cli` builds the same job specs from command-line
 arguments, so a value gets the same checks and the same defaults from either
@@ -23,7 +23,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
-from .settings import OPTIONAL, UNIQUE, Bool, Float, Int, OneOf, Spec, Str, Word, check, rule_error, shared_fields
+from .settings import (OPTIONAL, UNIQUE, Bool, Float, Int, OneOf, Spec, SpecError, Str, Word, check, rule_error,
+                       shared_fields)
 from .vocab import (ARCHITECTURES, DATASETS, DEVICES, FIELDS, MODES, NES_SCORES, model_form, model_pattern,
                     REAL_BIASES, AttackId, ModelId, attack_forms, attack_option_defaults, attack_option_users,
                     attack_pattern)
@@ -277,6 +278,26 @@ class NesSection(NesSpec):
     models: Annotated[tuple[Model, ...], UNIQUE] = Field(min_length=1, description="the models attacked")
 
 
+class FrontierSection(Spec):
+    """datasets.<d>.frontier: G.R. nets over a beta grid for both fields, attacked by the audit (METHOD.md 7.1)."""
+
+    betas: Annotated[tuple[Beta, ...], UNIQUE] = Field(
+        min_length=1, description="G.R. strengths of each field's frontier, at least two (0 = the std net)")
+    seeds: Annotated[tuple[Seed, ...], UNIQUE] = Field(min_length=1, description="training seeds of every frontier "
+                                                                                 "model")
+    replicates: Count = Field(2000, json_schema_extra=OPTIONAL,
+                              description="bootstrap replicates (over seeds and images) of the 95% intervals")
+
+    @model_validator(mode="after")
+    def _a_grid(self) -> "FrontierSection":
+        from .frontier import check_grid  # the frontier's own rule (numpy-backed), loaded only for a frontier
+        try:
+            check_grid(self.betas, "betas")
+        except SpecError as err:
+            raise rule_error(err.problem, err.allowed, err.key) from None
+        return self
+
+
 # ----------------------------------------------------------------------------- the config
 
 class Archs(Spec):
@@ -317,6 +338,8 @@ class DatasetSection(Spec):
                                              description="white-box accuracy-vs-eps sweeps")
     nes: NesSection | None = Field(None, json_schema_extra=OPTIONAL, description="the query-based NES attack")
     audit: AuditSection | None = Field(None, json_schema_extra=OPTIONAL, description="the gradient-masking audit")
+    frontier: FrontierSection | None = Field(None, json_schema_extra=OPTIONAL,
+                                             description="the robustness-accuracy frontier over a beta grid")
 
     @model_validator(mode="after")
     def _adversarial_models_need_their_section(self) -> "DatasetSection":
@@ -327,6 +350,13 @@ class DatasetSection(Spec):
                     raise rule_error(f"{model.name!r} is adversarially trained but the dataset has no adversarial "
                                      "section", "std or gr models, or add an adversarial section",
                                      f"{section}.models[{i}]")
+        return self
+
+    @model_validator(mode="after")
+    def _frontier_needs_audit(self) -> "DatasetSection":
+        if self.frontier is not None and self.audit is None:
+            raise rule_error("needs the audit section (its attacks give each model's robust accuracy)",
+                             "a frontier together with an audit section, or no frontier", "frontier")
         return self
 
 

@@ -41,6 +41,7 @@ ROW_KEYS: dict[str, tuple[str, ...]] = {
     "claims": ("claim", "scope"),
     "transfer_vs_paper": _VS_PAPER,
     "nes_vs_paper": _VS_PAPER,
+    "frontier": ("dataset", "field", "beta"),
 }
 
 #: table -> {value column: (column of its 95% interval's low end, of its high end)}.
@@ -49,6 +50,8 @@ INTERVALS: dict[str, dict[str, tuple[str, str]]] = {
     "masking": {"acc_worst": ("worst_ci_lo", "worst_ci_hi")},
     "transfer_vs_paper": {"measured": ("ci_low", "ci_high")},
     "nes_vs_paper": {"measured": ("ci_low", "ci_high")},
+    "frontier": {"clean": ("clean_low", "clean_high"), "robust": ("robust_low", "robust_high"),
+                 "gap": ("gap_low", "gap_high")},
 }
 
 TABLES = f"{RESULTS}/tables/"

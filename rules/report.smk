@@ -9,6 +9,11 @@ def output_inputs(out):
     return lambda w: out.inputs(STUDY, [w.dataset] if out.scope == "dataset" else out.covered(DATASETS))
 
 
+def output_settings(out):
+    """The params of ``out``'s rule: the config sections its sources depend on, per dataset it covers."""
+    return lambda w: out.settings(STUDY, [w.dataset] if out.scope == "dataset" else out.covered(DATASETS))
+
+
 def report_file(out, path):
     return report(path, caption=out.caption_path("../report"), category=out.category,
                   subcategory="{dataset}" if out.scope == "dataset" else None)
@@ -39,6 +44,7 @@ for _out in OUTPUTS:
         params:
             output=_out.name,
             module=_out.module,
+            settings=output_settings(_out),
             code=_out.code(),
         wildcard_constraints:
             **dataset_constraint(_planned),

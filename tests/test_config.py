@@ -155,11 +155,14 @@ def test_models_are_grid_plus_adversarial_plus_transfer_copies():
         "real-std-s0", "real-gr64-s0", "complex-std-s0", "complex-gr64-s0",  # grid (field x beta) at s0
         "real-adv0.2-s0",                                                       # adversarial.fields
         "real-std-s1", "real-gr64-s1", "complex-std-s1", "complex-gr64-s1",  # transfer targets at s1
+        "real-gr16-s0", "real-gr16-s1", "real-gr32-s0", "real-gr32-s1",      # the frontier's other betas
+        "complex-gr16-s0", "complex-gr16-s1", "complex-gr32-s0", "complex-gr32-s1",
     ]
 
 
 def test_transfer_beta_outside_the_grid_adds_its_models():
-    plan = Study.from_mapping(mutated(lambda c: fm(c)["transfer"].__setitem__("beta", 32))).plan("fmnist")
+    plan = Study.from_mapping(mutated(lambda c: (without_frontier(c), fm(c)["transfer"].__setitem__("beta", 32))))
+    plan = plan.plan("fmnist")
     assert {"real-gr32-s0", "real-gr32-s1", "complex-gr32-s0", "complex-gr32-s1", "real-gr64-s0"} <= set(plan.models)
     assert "real-gr64-s1" not in plan.models
     assert names(m for _, m in plan.whitebox_jobs[:5]) == [
@@ -181,7 +184,8 @@ def test_transfer_cells_know_their_roles():
 def test_whitebox_jobs_and_sections_are_optional():
     jobs = [(a.name, m.name) for a, m in PLAN.whitebox_jobs]
     assert len(jobs) == 2 * 5 and ("pgd4", "real-adv0.2-s0") in jobs
-    bare = Study.from_mapping(mutated(lambda c: [fm(c).pop(k) for k in ("whitebox", "transfer", "nes")])).plan("fmnist")
+    bare = Study.from_mapping(mutated(lambda c: [fm(c).pop(k) for k in ("whitebox", "transfer", "nes", "frontier")])
+                              ).plan("fmnist")
     assert bare.whitebox_jobs == () and bare.transfer_cells == () and bare.nes_models == ()
     assert list(bare.models) == ["real-std-s0", "real-gr64-s0", "complex-std-s0", "complex-gr64-s0", "real-adv0.2-s0"]
     with pytest.raises(CvgrError, match=r"datasets\.fmnist\.nes is not in the config"):
@@ -299,3 +303,61 @@ def test_snakefile_rejects_bad_config_before_any_job(tmp_path, run_snakemake):
     assert ("cvgr error: bad.yaml: datasets.fmnist.whitebox.eps[1]: 2 is out of range; "
             "allowed: a number in [0, 1]") in res.stdout
     assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
+
+
+# ---------------------------------------------------------------- the frontier
+def without_frontier(c: dict) -> None:
+    fm(c).pop("frontier", None)
+
+
+def with_frontier(betas, seeds, audit_models=None):
+    def change(c: dict) -> None:
+        fm(c)["frontier"] = {"betas": betas, "seeds": seeds}
+        if audit_models is not None:
+            fm(c)["audit"]["models"] = audit_models
+    return change
+
+
+def test_frontier_models_get_training_and_the_audit_only():
+    base = Study.from_mapping(mutated(without_frontier)).plan("fmnist")
+    plan = Study.from_mapping(mutated(lambda c: (without_frontier(c), with_frontier([0, 16, 64], [0, 1, 2])(c))))
+    plan = plan.plan("fmnist")
+    frontier = [f"{f}-{d}-s{s}" for f in ("real", "complex") for d in ("std", "gr16", "gr64") for s in (0, 1, 2)]
+    assert names(plan.frontier_models) == frontier
+    assert list(plan.models) == list(base.models) + [m for m in frontier if m not in base.models]  # same name, same model
+    assert set(frontier) - set(base.models) == {f"{f}-{d}-s{s}" for f in ("real", "complex") for d, s in
+                                                [("gr16", 0), ("gr16", 1), ("gr16", 2), ("std", 2), ("gr64", 2)]}
+    attacks = [AttackId.parse(a) for a in fm(RAW)["audit"]["attacks"]]
+    assert plan.frontier_jobs == tuple((a, ModelId.parse(m)) for a in attacks for m in frontier)
+    assert plan.audit_spec(attacks[-1]).eps == (fm(RAW)["audit"]["eps"],)  # robust accuracy at the audit's eps
+    # no white-box sweep, transfer cell or NES attack of their own
+    assert (plan.whitebox_jobs, plan.transfer_cells, plan.nes_models) == \
+        (base.whitebox_jobs, base.transfer_cells, base.nes_models)
+    # an audit limited to listed models keeps its list; the frontier's models are attacked all the same
+    listed = Study.from_mapping(mutated(lambda c: (without_frontier(c),
+                                                   with_frontier([0, 64], [0], ["real-std-s0"])(c)))).plan("fmnist")
+    assert {m.name for _, m in listed.audit_jobs} == {"real-std-s0"}
+    assert {m.name for _, m in listed.frontier_jobs} == {"real-std-s0", "real-gr64-s0", "complex-std-s0",
+                                                         "complex-gr64-s0"}
+
+
+def test_the_default_frontier_adds_its_models_and_audits_to_the_default_jobs_unchanged():
+    base = Study.from_mapping(mutated(without_frontier)).plan("fmnist")
+    assert list(PLAN.models)[:len(base.models)] == list(base.models)
+    assert set(base.audit_jobs) <= set(PLAN.audit_jobs) and set(PLAN.frontier_jobs) <= set(PLAN.audit_jobs)
+    assert (PLAN.whitebox_jobs, PLAN.transfer_cells, PLAN.nes_models) == \
+        (base.whitebox_jobs, base.transfer_cells, base.nes_models)
+    for m in base.models.values():
+        assert PLAN.train_spec(m) == base.train_spec(m)
+
+
+@pytest.mark.parametrize("betas", [[64], [0]])
+def test_a_frontier_of_one_beta_is_refused_naming_the_key(betas):
+    msg = error_of(mutated(with_frontier(betas, [0, 1])))
+    assert msg.startswith("config.yaml: datasets.fmnist.frontier.betas: ")
+    assert "at least two" in msg
+
+
+def test_a_frontier_needs_the_audit():
+    msg = error_of(mutated(lambda c: (with_frontier([0, 64], [0])(c), fm(c).pop("audit"))))
+    assert msg.startswith("config.yaml: datasets.fmnist.frontier: needs the audit section")

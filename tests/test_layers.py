@@ -83,7 +83,7 @@ def test_a_file_of_overrides_plans_the_same_jobs_as_the_full_file(tmp_path, run_
     assert short.config == study([DEFAULT, Layer.load(full)]).config
     planned = dry_run(run_snakemake, tmp_path, "--configfile", str(REPO / overrides))
     assert planned == dry_run(run_snakemake, tmp_path, "--configfile", str(full))
-    assert len(planned) == {"configs/test.yaml": 75, "configs/paper.yaml": 282}[overrides]
+    assert len(planned) == {"configs/test.yaml": 88, "configs/paper.yaml": 357}[overrides]
 
 
 def test_config_on_top_of_a_file(tmp_path, run_snakemake):
@@ -91,7 +91,7 @@ def test_config_on_top_of_a_file(tmp_path, run_snakemake):
     shutil.copy(REPO / "configs/test.yaml", tmp_path / "over.yaml")
     cpu = dry_run(run_snakemake, tmp_path, "--configfile", "over.yaml")
     cuda = dry_run(run_snakemake, tmp_path, "--configfile", "over.yaml", "--config", "device=cuda")
-    assert sum("gpu=1" in j for j in cpu) == 0 and sum("gpu=1" in j for j in cuda) == 55
+    assert sum("gpu=1" in j for j in cpu) == 0 and sum("gpu=1" in j for j in cuda) == 65
     assert [j.replace("gpu=1", "gpu=0") for j in cuda] == cpu
     res = run_snakemake(tmp_path, "-n", "--configfile", "over.yaml", "--config", "threads=0", check=False)
     assert res.returncode == 1

@@ -40,7 +40,8 @@ def test_jsonschema_accepts_the_shipped_configs(path):
     ("whitebox.attacks", ["pgd0"]), ("whitebox.attacks", ["fgsm", "fgsm"]), ("nes.models", ["real-x-s0"]),
     ("training.gamma", 0), ("training.milestones", [0]), ("transfer.eps", 1.5), ("nes.chunk", 1),
     ("training.extra", 1), ("whitebox.attacks", ["fgsm", "square"]), ("whitebox.attacks", ["apgd-ce"]),
-    ("whitebox.attacks", ["apgd-dlr"]),
+    ("whitebox.attacks", ["apgd-dlr"]), ("frontier.seeds", [-1]), ("frontier.replicates", 0),
+    ("frontier.betas", [0, 0]),
 ])
 def test_specs_and_an_independent_schema_validator_agree(key, value):
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -65,7 +66,7 @@ def test_an_unregistered_name_is_refused_naming_the_registered_ones():
 
 
 def test_schema_header_names_every_stage_section():
-    assert "# stage section (adversarial, transfer, whitebox, nes, audit) does not run" in schema.render()
+    assert "# stage section (adversarial, transfer, whitebox, nes, audit, frontier) does not run" in schema.render()
 
 
 @pytest.mark.parametrize("name", ["fgsm", "pgd1", "pgd10", "apgd-ce", "apgd-dlr", "square"])

@@ -357,3 +357,15 @@ def test_cell_change_without_interval_and_added_row():
     got = {(c.row, c.column, c.old, c.new, c.beyond) for c in changes}
     assert got == {("dataset=fmnist, model=real-std-s0", "clean_acc", "8.0000", "9.5000", None),
                    ("dataset=fmnist, model=real-gr32-s0", "(row)", "", "present", None)}
+
+
+def test_frontier_rows_are_matched_by_field_and_beta_and_checked_against_their_intervals():
+    from cvgr.versions_diff import table_changes
+    head = "dataset,field,beta,clean,clean_low,clean_high,robust,robust_low,robust_high,gap,gap_low,gap_high\n"
+    old = head + "fmnist,real,16.0,78.0,77.0,79.0,20.0,15.0,25.0,3.0,1.0,5.0\n" \
+        "fmnist,complex,16.0,81.0,80.0,82.0,28.0,22.0,34.0,3.0,1.0,5.0\n"
+    new = head + "fmnist,complex,16.0,81.0,80.0,82.0,36.0,22.0,34.0,3.0,1.0,5.0\n" \
+        "fmnist,real,16.0,78.0,77.0,79.0,20.0,15.0,25.0,3.0,1.0,5.0\n"  # reordered; complex robust 28 -> 36
+    (c,) = table_changes("frontier", old, new)
+    assert (c.row, c.column, c.old, c.new, c.beyond) == ("dataset=fmnist, field=complex, beta=16.0", "robust",
+                                                         "28.0", "36.0", True)

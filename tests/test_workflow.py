@@ -25,6 +25,7 @@ from conftest import REPO, write_config
 from cvgr.io import read_h5
 from cvgr.nn.architectures import build_model
 from cvgr.stages import code_hash
+from cvgr.vocab import ModelId
 
 pytestmark = pytest.mark.workflow  # runs Snakemake or the whole pipeline: not in make test-fast
 
@@ -39,7 +40,8 @@ WHITEBOX_MODELS = S0 + [ADV]
 NES_MODELS = ["complex-gr64-s0", ADV]
 AUDIT_MODELS = ["real-std-s0", "complex-gr64-s0"]
 AUDIT_ATTACKS = ["fgsm", "pgd2", "apgd-ce", "apgd-dlr", "square"]
-PAGES = ["transfer", "nes", "masking", "claims", "transfer_vs_paper", "nes_vs_paper"]  # tables also as HTML pages
+FRONTIER_MODELS = S0  # betas 0 and 64 at seed 0: models the study trains already, all attacked by the audit
+PAGES = ["transfer", "nes", "masking", "claims", "transfer_vs_paper", "nes_vs_paper", "frontier"]  # tables also as HTML pages
 TARGET_LABELS = {"R (Std.)": "real-std-s1", "C (Std.)": "complex-std-s1", "R (G.R.)": "real-gr64-s1",
                  "C (G.R.)": "complex-gr64-s1"}
 _JOB = re.compile(r"^(?:local)?rule (\w+):$")
@@ -243,10 +245,25 @@ def test_tables_hold_the_results(runs):
             assert float(row[col]) == pytest.approx(100 * r.arrays["correct"][i].mean(), abs=1e-4)
         assert float(row["acc_worst"]) <= min(float(row[c]) for c in ("acc_fgsm", "acc_pgd", "acc_square"))
     claims = read_csv(root / "results/tables/claims.csv")
-    assert {r["claim"] for r in claims} >= {"clean-accuracy", "zeta", "transfer-gr-target"}
+    assert {r["claim"] for r in claims} >= {"clean-accuracy", "zeta", "transfer-gr-target", "matched-robustness"}
     assert {r["verdict"] for r in claims} <= {"holds", "contradicted", "not resolved at this sample size"}
     vs = read_csv(root / "results/tables/transfer_vs_paper.csv")
     assert len([r for r in vs if r["measured"]]) == 20 and all(r["paper"] for r in vs)
+    frontier = read_csv(root / "results/tables/frontier.csv")
+    assert [(r["field"], r["beta"]) for r in frontier] == [(f, b) for f in ("complex", "real") for b in ("0.0", "64.0")]
+    for row in frontier:  # one seed: clean is the model's, robust its worst case over the audit's attacks at 0.16
+        name = ModelId.of(row["field"], beta=float(row["beta"]), seed=0).name
+        assert float(row["clean"]) == pytest.approx(read_h5(root / f"results/models/fmnist/{name}.h5").attrs["clean_acc"])
+        worst = np.ones(8, dtype=bool)
+        for attack in AUDIT_ATTACKS:
+            r = read_h5(root / f"results/audit/fmnist/{attack}/{name}.h5")
+            worst &= r.arrays["correct"][list(r.arrays["eps"]).index(0.16)].astype(bool)
+        assert float(row["robust"]) == pytest.approx(100 * worst.mean(), abs=1e-4)
+        assert (row["seeds"], row["eps"], row["images"], row["attacks"]) == ("0", "0.16", "8", " ".join(AUDIT_ATTACKS))
+        assert row["verdict"] in {"holds", "contradicted", "not resolved at this sample size"}
+    nes_beside = {(r["field"], r["beta"]): r["nes"] for r in frontier if r["nes"]}
+    assert list(nes_beside) == [("complex", "64.0")]  # the one frontier model NES attacks
+    assert "Robustness-accuracy frontier" in (root / "results/tables/frontier.md").read_text()
     training = read_csv(root / "results/tables/training.csv")
     assert sorted(r["model"] for r in training) == sorted(TRAINED)
     for row in training:
@@ -258,7 +275,8 @@ def test_tables_hold_the_results(runs):
 @pytest.mark.slow
 def test_figures_and_logs(runs):
     root = runs[0]
-    for fig in ("whitebox_fmnist.png", "zeta_fmnist.png", "masking_fmnist.png", "transfer_vs_paper.png"):
+    for fig in ("whitebox_fmnist.png", "zeta_fmnist.png", "masking_fmnist.png", "transfer_vs_paper.png",
+                "frontier_fmnist.png"):
         png = (root / "results/figures" / fig).read_bytes()
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
     logs = {str(p.relative_to(root / "logs")) for p in (root / "logs").rglob("*.log")}
@@ -268,13 +286,14 @@ def test_figures_and_logs(runs):
                 | {f"transfer_cell/fmnist/{s}/{t}.log" for s in S0 for t in [s] + S1}
                 | {f"whitebox_sweep/fmnist/{a}/{m}.log" for a in ("fgsm", "pgd2") for m in WHITEBOX_MODELS}
                 | {f"nes_attack/fmnist/{m}.log" for m in NES_MODELS}
-                | {f"audit_sweep/fmnist/{a}/{m}.log" for a in AUDIT_ATTACKS for m in AUDIT_MODELS}
+                | {f"audit_sweep/fmnist/{a}/{m}.log" for a in AUDIT_ATTACKS for m in AUDIT_MODELS + FRONTIER_MODELS}
                 | {f"{t}_table/all/{t}_table.log" for t in ("transfer", "nes", "whitebox", "training", "masking",
-                                                            "claims")}
+                                                            "claims", "frontier")}
                 | {f"{t}_vs_paper/all/{t}_vs_paper.log" for t in ("transfer", "nes")}
                 | {f"{t}_page/all/{t}_page.log" for t in PAGES}
                 | {"whitebox_figure/fmnist/whitebox_figure.log", "zeta_figure/fmnist/zeta_figure.log",
-                   "masking_figure/fmnist/masking_figure.log", "paper_figure/all/paper_figure.log"})
+                   "masking_figure/fmnist/masking_figure.log", "paper_figure/all/paper_figure.log",
+                   "frontier_figure/fmnist/frontier_figure.log"})
     assert logs == expected
 
 
@@ -284,11 +303,12 @@ def test_report_shows_tables_and_figures(runs, run_snakemake):
     run_snakemake(root, "--configfile", str(root / "config.yaml"), "--report", "results/report.html")
     html = (root / "results/report.html").read_text()
     for caption_words in ("Black-box transfer of FGSM examples", "Query-based NES attack", "Gradient agreement zeta",
-                          "Gradient-masking audit", "The paper&#39;s claims tested on this run", "This run beside the paper"):
+                          "Gradient-masking audit", "The paper&#39;s claims tested on this run", "This run beside the paper",
+                          "Robustness-accuracy frontier"):
         assert caption_words.replace("&#39;", "'") in html or caption_words in html, caption_words
     for name in ("transfer.csv", "nes.csv", "whitebox.csv", "training.csv", "whitebox_fmnist.png", "zeta_fmnist.png",
                  "masking.csv", "claims.csv", "transfer_vs_paper.csv", "nes_vs_paper.csv", "transfer_vs_paper.png",
-                 "masking_fmnist.png"):
+                 "masking_fmnist.png", "frontier.csv", "frontier_fmnist.png"):
         assert name in html, name
     for table in PAGES:  # each Markdown table is in the report as a page it shows inline
         assert f"{table}.html" in html, table
@@ -380,8 +400,8 @@ def test_cvgr_provenance_reports_a_tampered_table(runs, tmp_path):
 def test_tables_identical_across_runs_and_cores(runs):
     a, b = runs
     names = sorted(p.name for p in (a / "results/tables").iterdir())
-    tables = [f"{t}.{x}" for t in ("claims", "masking", "nes", "nes_vs_paper", "transfer", "transfer_vs_paper")
-              for x in ("csv", "md", "html")] + ["training.csv", "whitebox.csv"]
+    tables = [f"{t}.{x}" for t in ("claims", "masking", "nes", "nes_vs_paper", "transfer", "transfer_vs_paper",
+                                   "frontier") for x in ("csv", "md", "html")] + ["training.csv", "whitebox.csv"]
     assert names == sorted(tables + [f"{t}.prov.json" for t in tables])  # each with its provenance sidecar
     assert names == sorted(p.name for p in (b / "results/tables").iterdir())
     for name in tables:
@@ -441,24 +461,30 @@ def test_changed_nes_setting_reruns_only_nes(runs, run_snakemake):
     jobs = planned_after_change(runs[0], run_snakemake, "nes12.yaml", **{"nes.queries": 12})
     assert jobs == {("nes_attack", f"results/nes/fmnist/{m}.h5") for m in NES_MODELS} | \
         {("nes_table", "results/tables/nes.csv"), ("nes_vs_paper", "results/tables/nes_vs_paper.csv"),
-         ("claims_table", "results/tables/claims.csv"), ("all", "")} | \
-        {(f"{t}_page", f"results/tables/{t}.html") for t in ("nes", "nes_vs_paper", "claims")}
+         ("claims_table", "results/tables/claims.csv"), ("all", ""),
+         ("frontier_table", "results/tables/frontier.csv")} | \
+        {(f"{t}_page", f"results/tables/{t}.html") for t in ("nes", "nes_vs_paper", "claims", "frontier")}
+    # the frontier table shows NES beside (complex-gr64-s0 is a frontier net); its figure does not
 
 
 def test_paper_config_plans_the_full_study(tmp_path, run_snakemake):
-    """282 jobs: 4 datasets; betas of 4 per dataset; transfer on mnist/svhn/fmnist; NES and the audit on fmnist."""
+    """357 jobs: 4 datasets; betas of 4 per dataset; transfer on mnist/svhn/fmnist; NES, the audit and the
+    frontier on fmnist."""
     res = run_snakemake(tmp_path, "--configfile", str(REPO / "configs/paper.yaml"), "-n", "--quiet", "rules")
     stats = job_stats(res.stdout)
     assert stats == {
         "prepare_data": 4,
-        "train_model": 8 * 4 + 4 * 3 + 1,   # 2 fields x 4 betas per dataset, 4 second-seed copies x 3, 1 adv
+        # 2 fields x 4 betas per dataset, 4 second-seed copies x 3, 1 adv, and the fmnist frontier's 2 fields x
+        # 4 betas x 3 seeds less the 12 nets above (grid 8 at s0, copies 4 at s1)
+        "train_model": 8 * 4 + 4 * 3 + 1 + 12,
         "craft_adversarial": 4 * 3,
         "transfer_cell": 20 * 3,
         "whitebox_sweep": 2 * (8 * 4 + 1),  # 2 attacks x (grid models + adv)
         "nes_attack": 5,
-        "audit_sweep": 5 * 13,              # 5 attacks x every fmnist model (8 grid, 4 copies, 1 adv)
+        "audit_sweep": 5 * 25,              # 5 attacks x every fmnist model (8 grid, 4 copies, 1 adv, 12 frontier)
         "transfer_table": 1, "nes_table": 1, "whitebox_table": 1, "training_table": 1, "masking_table": 1,
         "transfer_vs_paper": 1, "nes_vs_paper": 1, "claims_table": 1,
         "whitebox_figure": 4, "zeta_figure": 4, "masking_figure": 1, "paper_figure": 1, "all": 1,
-        **{f"{t}_page": 1 for t in PAGES}, "total": 282,
+        "frontier_table": 1, "frontier_figure": 1,
+        **{f"{t}_page": 1 for t in PAGES}, "total": 357,
     }
