@@ -112,4 +112,6 @@ def test_the_documented_file_of_overrides_is_a_valid_study():
     block = "# my-study.yaml" + text.split("```yaml\n# my-study.yaml", 1)[1].split("```", 1)[0]
     mine = study([DEFAULT, Layer("my-study.yaml", yaml.safe_load(block))])
     assert len(block.splitlines()) <= 10 and mine.plan("fmnist").nes_models == ()
-    assert mine.config.datasets["fmnist"].training.epochs == 30 and len(mine.plan("fmnist").models) == 13
+    # 4 betas x 2 fields at seed 0, the 4 std/gr64 copies at seed 1, the adversarial net, and the default's
+    # frontier (betas 0, 16, 32, 64 at seeds 0 and 1) adds gr32 at both seeds and gr16 at seed 1 for each field
+    assert mine.config.datasets["fmnist"].training.epochs == 30 and len(mine.plan("fmnist").models) == 13 + 6
