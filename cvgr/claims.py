@@ -22,7 +22,7 @@ Where a claim can be read in more than one way, each reading is its own row:
   epochs of the per-seed difference of the two zeta curves
   (:func:`cvgr.stats.curve_difference_ci`), and *last epoch*.
 
-:func:`claims_table` returns one :class:`ClaimRow` per claim, scope and
+:func:`cvgr.comparison.claims_table` returns one :class:`ClaimRow` per claim, scope and
 reading, with a sentence saying what it tests, the estimate of ``D``, a 95 %
 interval and a verdict:
 
@@ -303,7 +303,7 @@ _TRANSFER_GR = {f: _Reading("transfer targets", f"on this source's FGSM examples
                 for f in FIELDS}
 
 
-def _robustness_rows(cells: dict[tuple, list[Cell]], level: float) -> list[ClaimRow]:
+def robustness_rows(cells: dict[tuple, list[Cell]], level: float) -> list[ClaimRow]:
     """White-box FGSM (the transfer table's Self cells of G.R. sources) and NES: ``acc C-gr - acc R-gr``."""
     rows = []
     datasets = sorted({k[1] for k in cells})
@@ -329,7 +329,7 @@ def _robustness_rows(cells: dict[tuple, list[Cell]], level: float) -> list[Claim
     return rows
 
 
-def _ordering_rows(cells: dict[tuple, list[Cell]], level: float) -> list[ClaimRow]:
+def ordering_rows(cells: dict[tuple, list[Cell]], level: float) -> list[ClaimRow]:
     """The orderings of the paper's transfer and NES tables, one row per source (and target field)."""
     rows: list[ClaimRow | None] = []
     for dataset in sorted({k[1] for k in cells}):
@@ -349,16 +349,3 @@ def _ordering_rows(cells: dict[tuple, list[Cell]], level: float) -> list[ClaimRo
             rows.append(_pair_row("nes-gr-defends", f"{dataset}, NES, {field}", _NES_DEFENDS[field], cells,
                                   nes(field, "gr"), nes(field, "std"), level))
     return [r for r in rows if r is not None]
-
-
-def claims_table(models: Sequence[ModelRecord], cells: Sequence[Cell], *, level: float = LEVEL,
-                 zeta_margin: float | None = None) -> list[ClaimRow]:
-    """Every claim that the inputs can speak to, in the order of :data:`cvgr.paper.CLAIMS` then ``ORDERINGS``.
-
-    A claim whose models or cells were not measured gives no row.
-    """
-    from .claims_training import clean_accuracy_rows, zeta_rows  # that module builds on this one
-
-    grouped = _cells_by(cells)
-    return (clean_accuracy_rows(models, level) + zeta_rows(models, level, zeta_margin)
-            + _robustness_rows(grouped, level) + _ordering_rows(grouped, level))

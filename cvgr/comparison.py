@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .claims import Cell, ClaimRow, ModelRecord, _cells_by, claims_table
+from .claims import Cell, ClaimRow, ModelRecord, _cells_by, ordering_rows, robustness_rows
+from .claims_training import clean_accuracy_rows, zeta_rows
 from .frontier_table import CLAIM as FRONTIER_CLAIM, frontier_claims
 from .paper import KEY_COLUMNS, PaperResult, load_paper_results
 from .records import NesResult, TrainingHistory, TransferCell
@@ -175,6 +176,17 @@ def write_paper_comparison(table: str, paths: list[str], csv_out: str, md_out: s
 
 
 # ----------------------------------------------------------------------------- claims
+
+def claims_table(models: Sequence[ModelRecord], cells: Sequence[Cell], *, level: float = LEVEL,
+                 zeta_margin: float | None = None) -> list[ClaimRow]:
+    """Every claim that the inputs can speak to, in the order of :data:`cvgr.paper.CLAIMS` then ``ORDERINGS``.
+
+    A claim whose models or cells were not measured gives no row.
+    """
+    grouped = _cells_by(cells)
+    return (clean_accuracy_rows(models, level) + zeta_rows(models, level, zeta_margin)
+            + robustness_rows(grouped, level) + ordering_rows(grouped, level))
+
 
 def claims_frame(rows: Sequence[ClaimRow]) -> pd.DataFrame:
     return pd.DataFrame.from_records([{c: getattr(r, c) for c in CLAIM_COLUMNS} for r in rows],

@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from cvgr.claims import CONTRADICTED, HOLDS, UNRESOLVED, Cell, ModelRecord, claims_table, mover_interval
+from cvgr.claims import CONTRADICTED, HOLDS, UNRESOLVED, Cell, ModelRecord, mover_interval
+from cvgr.comparison import claims_table
 from cvgr.comparison import paper_vs_measured
 from cvgr.errors import CvgrError
 from cvgr.paper import load_paper_results
