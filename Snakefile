@@ -5,11 +5,11 @@
     snakemake --report results/report.html                  # tables and figures with captions
 
 The study is config.yaml with the user's --configfile files and --config merged on top
-(cvgr.layers; docs/CONFIG.md): a file of overrides holds only the keys it changes.
+(cvgr.study.layers; docs/CONFIG.md): a file of overrides holds only the keys it changes.
 
 Stages (one rules/*.smk each): data -> train -> attack (FGSM sets, white-box sweeps)
 -> transfer (cells) -> nes (attacks) -> audit (gradient-masking sweeps, also of the frontier's
-models) -> report (every table and figure registered in cvgr/report_outputs.py, among them the
+models) -> report (every table and figure registered in cvgr/report/catalogue.py, among them the
 robustness-accuracy frontier, the paper's numbers and claims beside the measured ones, and the
 tables' HTML pages).
 Output paths are a contract; see rules/common.smk.

@@ -46,7 +46,7 @@ ATTACKS = [  # (label, name, options, eps)
 
 def _call(net_and_labels: tuple, name: str, options: dict, eps: float, x, gen) -> Callable[[], object]:
     """One timed call: attack ``name`` on every image of ``x``, its noise from ``gen``."""
-    from cvgr.evaluate import attack_function
+    from cvgr.attacks.evaluate import attack_function
     from cvgr.vocab import AttackId
     net, y = net_and_labels
     return lambda: attack_function(AttackId.parse(name))(net, x, y, eps, generator=gen, **options)
@@ -63,9 +63,9 @@ def main() -> None:
     a = parser.parse_args()
 
     import torch
-    from cvgr.evaluate import attack_function, predict
+    from cvgr.attacks.evaluate import attack_function, predict
     from cvgr.nn import build_model
-    from cvgr.rand import cpu_generator, generator
+    from cvgr.runtime.rand import cpu_generator, generator
     from cvgr.vocab import AttackId
 
     dev, sync = setup(a)

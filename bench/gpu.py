@@ -11,12 +11,12 @@ device synchronisations; a time is the median over rounds of (elapsed /
 reps), a ratio the median of per-round ratios.
 
 * **Steps at batch 64**: each configuration of :data:`timing.CONFIGS` as eager
-  :func:`cvgr.train.train_step` and as a replayed CUDA graph
-  (:class:`cvgr.graphs.GraphedStep`), both with the training default
+  :func:`cvgr.train.loop.train_step` and as a replayed CUDA graph
+  (:class:`cvgr.train.cudagraphs.GraphedStep`), both with the training default
   ``conv_wgrad`` on; extra peak memory of one eager step.
 * **Batch 1024**: std and G.R. (paper) graphed steps of both nets, the G.R.
   step with ``conv_wgrad`` off and on (the slow-convolution A/B).
-* **Epoch**: :func:`cvgr.train.train` on ``--epoch-images`` random
+* **Epoch**: :func:`cvgr.train.loop.train` on ``--epoch-images`` random
   Fashion-MNIST-shaped images (flip + crop augmentation, batch 64, G.R.
   paper, beta 64, eval on 10000 images), two epochs; the second epoch's wall
   time (the first includes the capture).
@@ -101,10 +101,10 @@ def measure_big_batch(a: argparse.Namespace, dev: torch.device) -> list[dict]:
 
 
 def measure_epoch(a: argparse.Namespace, dev: torch.device, field: str) -> dict:
-    """Wall seconds of the first and second G.R. epoch of :func:`cvgr.train.train` on ``a.epoch_images`` images."""
-    from cvgr.rand import cpu_generator
-    from cvgr.specs import TrainSpec
-    from cvgr.train import train
+    """Wall seconds of the first and second G.R. epoch of :func:`cvgr.train.loop.train` on ``a.epoch_images`` images."""
+    from cvgr.runtime.rand import cpu_generator
+    from cvgr.study.specs import TrainSpec
+    from cvgr.train.loop import train
     g = cpu_generator(0)
     n_test = min(10000, a.epoch_images)
     x, y = torch.rand(a.epoch_images, 1, 28, 28, generator=g), torch.randint(0, 10, (a.epoch_images,), generator=g)
@@ -166,7 +166,7 @@ def section(a: argparse.Namespace, m: dict) -> str:
               "speed-up of wgrad |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {b['field']} | {b['std_ms']:.2f} | {b['gr_off_ms']:.2f} | {b['gr_on_ms']:.2f} | "
               f"{b['ratio_off']:.2f} | {b['ratio_on']:.2f} | {b['wgrad_speedup']:.2f}x |" for b in m["big"]]
-    lines += ["", f"G.R. training epochs (`cvgr.train.train`, {a.epoch_images} random 28x28 images, batch 64, "
+    lines += ["", f"G.R. training epochs (`cvgr.train.loop.train`, {a.epoch_images} random 28x28 images, batch 64, "
                   f"flip + crop, eval on {min(10000, a.epoch_images)}): " +
               "; ".join(f"{e['field']} first {e['first_s']:.2f} s (with capture), second {e['second_s']:.2f} s"
                         for e in m["epochs"]) + ".", "",

@@ -3,7 +3,7 @@
     python bench/pool.py [--rounds 20]
 
 Both versions of each net (same weights) run round-robin in one process, one
-training step (:func:`cvgr.train.train_step`, batch 64) or one 256-row
+training step (:func:`cvgr.train.loop.train_step`, batch 64) or one 256-row
 inference pass each per round; prints median times and the median per-round
 speed-up. The numbers quoted in docs/BENCHMARKS.md come from this command.
 """
@@ -15,10 +15,10 @@ import statistics
 import torch
 from torch import nn
 
-from cvgr.device import set_determinism
+from cvgr.runtime.device import set_determinism
 from cvgr.nn import build_model
 from cvgr.nn.pool import AvgPool2
-from cvgr.specs import TrainSpec
+from cvgr.study.specs import TrainSpec
 from timing import paired_rounds, train_step_fn  # the same step and the same paired timing as bench/run.py
 
 

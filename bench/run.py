@@ -8,7 +8,7 @@ Prints a Markdown table and writes it into docs/BENCHMARKS.md between the
 ``<!-- bench:... -->`` markers (``<!-- bench-cuda:... -->`` for ``--device
 cuda``), with the machine, torch version and command.
 
-A step is exactly :func:`cvgr.train.train_step` on a batch of 64 Fashion-MNIST
+A step is exactly :func:`cvgr.train.loop.train_step` on a batch of 64 Fashion-MNIST
 shaped images. Timing is *paired*: one process builds all eight
 configurations (real and complex; std, G.R. paper, G.R. exact, PGD-4) and
 runs them round-robin, one step each per round, ``--steps`` rounds after

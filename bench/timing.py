@@ -32,21 +32,21 @@ def device_sync(dev) -> Callable[[], None]:
 
 def setup(a: argparse.Namespace):
     """Training's determinism settings with ``a.threads`` threads; ``(device, its sync)`` for ``a.device``."""
-    from cvgr.device import select_device, set_determinism
+    from cvgr.runtime.device import select_device, set_determinism
     set_determinism(a.threads)
     dev = select_device(a.device)
     return dev, device_sync(dev)
 
 
 def train_step_fn(model, spec, batch: int, dev, *, graphed: bool = False):
-    """A zero-argument function running one :func:`cvgr.train.train_step` of ``model`` on a fixed random batch.
+    """A zero-argument function running one :func:`cvgr.train.loop.train_step` of ``model`` on a fixed random batch.
 
-    With ``graphed`` on a GPU, the step is replayed from a :class:`cvgr.graphs.GraphedStep`.
+    With ``graphed`` on a GPU, the step is replayed from a :class:`cvgr.train.cudagraphs.GraphedStep`.
     """
     import torch
-    from cvgr.graphs import GraphedStep
-    from cvgr.rand import generator
-    from cvgr.train import make_optimizer, train_step
+    from cvgr.train.cudagraphs import GraphedStep
+    from cvgr.runtime.rand import generator
+    from cvgr.train.loop import make_optimizer, train_step
     opt, _ = make_optimizer(model, spec)
     params = list(model.parameters())
     x, y = torch.rand(batch, 1, 28, 28, device=dev), torch.randint(0, 10, (batch,), device=dev)
@@ -66,7 +66,7 @@ def step_fn(field: str, beta: float, mode: str, adv_eps: float, batch: int, dev,
     """:func:`train_step_fn` of a fresh small CNN (``torch.manual_seed(0)``) with ``conv_wgrad`` set to ``wgrad``."""
     import torch
     from cvgr.nn import build_model, set_conv_wgrad
-    from cvgr.specs import TrainSpec
+    from cvgr.study.specs import TrainSpec
     torch.manual_seed(0)
     model = build_model("small_cnn", field).to(dev)
     set_conv_wgrad(model, wgrad)
@@ -133,7 +133,7 @@ def cuda_peak_mb(fn: Callable[[], object]) -> float:
 def worker_nes(a: argparse.Namespace) -> dict:
     import torch
     from cvgr.attacks.nes import nes
-    from cvgr.rand import generator
+    from cvgr.runtime.rand import generator
     from cvgr.nn import build_model
     dev, sync = setup(a)
     torch.manual_seed(0)

@@ -14,7 +14,7 @@
     cvgr diff REV_A REV_B                    # files, retrained models and table cells that changed
 
 Every option that is also a config key takes its default and its checks from
-the same spec (cvgr.specs). Bad input prints one line starting with
+the same spec (cvgr.study.specs). Bad input prints one line starting with
 ``cvgr error:`` naming the option, and exits non-zero without writing a file.
 """
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import Any, Iterator, NoReturn, Sequence
 from . import __version__
 from .errors import CvgrError
 from .plugins import load_plugins
-from .settings import SpecError, Word, check, field_schema
-from .specs import (AttackSpec, Beta, DatasetSection, Eps, NesSpec, PgdTraining, Runtime, Seed, Training, TrainSpec,
+from .study.settings import SpecError, Word, check, field_schema
+from .study.specs import (AttackSpec, Beta, DatasetSection, Eps, NesSpec, PgdTraining, Runtime, Seed, Training, TrainSpec,
                     WhiteboxSpec)
 from .vocab import ARCHITECTURES, DATASETS, FIELDS, ModelId, attack_option_defaults
 
@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version_commands(sub: Any) -> None:
-    """snapshot / restore / diff (cvgr.snapshot, cvgr.versions_diff; docs/VERSIONS.md)."""
+    """snapshot / restore / diff (cvgr.versions.snapshot, cvgr.versions.diff; docs/VERSIONS.md)."""
     p = sub.add_parser("snapshot", help="record results/ with DVC as a git commit and push it to the DVC remote")
     p.add_argument("--configfile", default="config.yaml", help="the config the results were made with")
     p.add_argument("-m", "--message", help="the commit message (default: names the config and the file count)")
@@ -196,7 +196,7 @@ def _model(a: argparse.Namespace) -> ModelId:
 
 def _train(a: argparse.Namespace, runtime: Runtime) -> None:
     from . import steps
-    from .io import read_h5
+    from .results.io import read_h5
     model = _model(a)
     with _flags(steps="--adv-steps", random_start="--adv-random-start"):
         pgd = PgdTraining(steps=a.adv_steps, random_start=a.adv_random_start) if model.defense == "adv" else None
@@ -212,12 +212,12 @@ def _train(a: argparse.Namespace, runtime: Runtime) -> None:
 
 def _show(path: str) -> None:
     if path.endswith(".pt"):
-        from .modelfile import load_model
+        from .results.modelfile import load_model
         net, info = load_model(path)
         print(f"{path}: {net.field} {net.arch} model {info.model} for {info.dataset}, input {net.in_shape}, "
               f"{sum(p.numel() for p in net.parameters())} parameters")
         return
-    from .records import read_any
+    from .results.records import read_any
     record = read_any(path)
     print(f"{path}: {record.KIND}")
     (attrs, arrays), (extra_attrs, extra_arrays) = record.split(), record.summary()
@@ -229,7 +229,7 @@ def _show(path: str) -> None:
 
 
 def _versions(a: argparse.Namespace) -> None:
-    from . import snapshot, versions_diff
+    from .versions import snapshot, diff as versions_diff
     if a.command == "snapshot":
         print(snapshot.snapshot(".", a.configfile, a.message, push=not a.no_push))
     elif a.command == "restore":
@@ -255,8 +255,8 @@ def run(argv: Sequence[str] | None = None) -> None:
         if a.command == "show":
             _show(a.file)
         else:
-            from .lineage import lineage_chain
-            from .snapshot import holding_snapshot
+            from .results.lineage import lineage_chain
+            from .versions.snapshot import holding_snapshot
             print(lineage_chain(a.file))
             if (line := holding_snapshot(a.file)) is not None:
                 print(line)

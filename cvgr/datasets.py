@@ -6,7 +6,7 @@ training augmentation, its column heading and prose name, whether the paper
 reports it, and its place in the tables' order. The vocabulary
 (:data:`cvgr.vocab.DATASETS` and friends), the config's and the command
 line's choices, the schema, the workflow's wildcards, the preparation stage
-(:mod:`cvgr.data`) and the training augmentation (:mod:`cvgr.augment`) all
+(:mod:`cvgr.data.prepare`) and the training augmentation (:mod:`cvgr.data.augment`) all
 read it from here.
 
 ``loader`` is one of
@@ -97,7 +97,7 @@ _DIGITS = tuple(str(d) for d in range(10))
 
 register_dataset("mnist", loader="MNIST", shape=(1, 28, 28), classes=_DIGITS, paper=True)
 register_dataset("svhn", loader="SVHN", shape=(1, 28, 28), classes=_DIGITS, paper=True,
-                 convert="cvgr.data:svhn_images",
+                 convert="cvgr.data.prepare:svhn_images",
                  preprocessing="center crop 28; gray = 0.2989 R + 0.5870 G + 0.1140 B; per-image min-max "
                                "to [0, 1]; uint8 = rint(255 v); label 10 -> 0")
 register_dataset("fmnist", loader="FashionMNIST", shape=(1, 28, 28), label="FMNIST", prose="Fashion-MNIST",

@@ -14,7 +14,7 @@ followed by the strength in its shortest decimal form (``gr64``,
 * ``batch``: None to train on the clean batch, else the function (or a
   ``"module:function"`` reference) ``batch(model, xb, yb, spec, generator)
   -> xb`` that replaces each training batch (adversarial training: PGD
-  examples), run before the loss of :func:`cvgr.train.train_step`.
+  examples), run before the loss of :func:`cvgr.train.loop.train_step`.
 
 The order of registration is the order of the tables (std, gr, adv). This
 module imports only the standard library.
@@ -61,5 +61,5 @@ def get_defense(name: str) -> Defense:
 register_defense("std", label="Std.")
 register_defense("gr", label="G.R.", strength="beta",
                  meaning="beta, the weight of the input-gradient penalty (docs/METHOD.md)")
-register_defense("adv", label="Adv.", strength="adv_eps", symbol="eps", batch="cvgr.train:adversarial_batch",
+register_defense("adv", label="Adv.", strength="adv_eps", symbol="eps", batch="cvgr.train.loop:adversarial_batch",
                  meaning="epsilon, the L-infinity radius of the PGD examples it trains on")

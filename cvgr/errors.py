@@ -4,7 +4,7 @@ A :class:`CvgrError` carries one line that names the problem and the fix.
 The CLI and the Snakemake entry points print that line (no traceback) and
 exit with status 1; every other exception is a bug and keeps its traceback.
 
-A spec (:mod:`cvgr.specs`) that pydantic refuses becomes a :class:`SpecError`
+A spec (:mod:`cvgr.study.specs`) that pydantic refuses becomes a :class:`SpecError`
 here, in :func:`spec_error`, and only here: the key path, the problem (the
 bad value) and what is allowed, read from the spec's JSON schema so that the
 message, the schema file and the command line's choices say the same::
@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 from pydantic import ValidationError
 
-#: Pattern -> the words' form in prose, for messages (filled by :class:`cvgr.settings.Word`).
+#: Pattern -> the words' form in prose, for messages (filled by :class:`cvgr.study.settings.Word`).
 WORD_FORMS: dict[str, str] = {}
 
 class CvgrError(Exception):

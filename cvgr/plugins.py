@@ -4,7 +4,7 @@ A plugin is any importable module outside cvgr that, when imported, registers ex
 cvgr's registries (an attack: :func:`cvgr.attacks.register`). The config's top-level key
 ``plugins`` lists them; they are imported before the rest of the config is checked (so its
 attack names may be the plugin's), when the workflow loads the study and again in every job's
-process before the job runs (:mod:`cvgr.script`). Importing is idempotent: Python imports a
+process before the job runs (:mod:`cvgr.study.script`). Importing is idempotent: Python imports a
 module once per process.
 
 A module that cannot be imported is one :class:`cvgr.errors.CvgrError` line naming it and the

@@ -1,7 +1,7 @@
 """The words of cvgr, in one place: datasets, fields, architectures, defenses, attacks, devices.
 
 Everything that names a thing of the study reads it from here: the config
-specs and the generated schema (:mod:`cvgr.specs`), the command line's
+specs and the generated schema (:mod:`cvgr.study.specs`), the command line's
 choices, the workflow's wildcard patterns, the tables' and figures' labels
 and their order. The datasets, architectures and defenses are declared in
 their registries (:mod:`cvgr.datasets`, :mod:`cvgr.nets`,

@@ -12,35 +12,35 @@ Output contract (users and scripts rely on these paths):
     results/tables/{whitebox,training}.csv
     results/figures/{whitebox,zeta,masking}_{dataset}.png, results/figures/transfer_vs_paper.png
     results/tables/*.prov.json, results/figures/*.prov.json (each table's and figure's lineage)
-    (the tables and figures as registered in cvgr/report_outputs.py; paths: cvgr.outputs)
+    (the tables and figures as registered in cvgr/report/catalogue.py; paths: cvgr.report.outputs)
     logs/{rule}/{dataset}/....log
-Each rule's params hold its job spec (cvgr.specs, as plain values), the runtime
-it needs and the hash of the code its stage runs (cvgr.stages.code_hash), so a
+Each rule's params hold its job spec (cvgr.study.specs, as plain values), the runtime
+it needs and the hash of the code its stage runs (cvgr.study.codehash.code_hash), so a
 changed setting or changed code reruns exactly the jobs it changes.
 """
 import sys
 
-from cvgr.config import Plan
+from cvgr.study.plan import Plan
 from cvgr.errors import CvgrError
-from cvgr.layers import snakemake_layers, study
-from cvgr.outputs import registered, targets as output_targets
-from cvgr.runlock import claim, runs_jobs
-from cvgr.stages import code_hash
+from cvgr.study.layers import snakemake_layers, study
+from cvgr.report.outputs import registered, targets as output_targets
+from cvgr.study.runlock import claim, runs_jobs
+from cvgr.study.codehash import code_hash
 from cvgr.vocab import AttackId, attack_pattern, model_pattern
 
 
-# The study: cvgr's config.yaml, the user's files of overrides on top, then --config (cvgr.layers).
+# The study: cvgr's config.yaml, the user's files of overrides on top, then --config (cvgr.study.layers).
 # One line naming the file, the key and the allowed values, before any job runs.
 try:
     STUDY = study(snakemake_layers(workflow.source_path("../config.yaml"), workflow.configfiles,
                                    workflow.overwrite_configfiles, workflow.config_settings.config, config))
 except CvgrError as err:
     sys.exit(f"cvgr error: {err}")
-# Every job's script imports the study's plugins (cvgr.script), as the study did above (cvgr.plugins).
+# Every job's script imports the study's plugins (cvgr.study.script), as the study did above (cvgr.plugins).
 config["plugins"] = list(STUDY.config.plugins)
 
 # One run per working directory: the Snakemake process that runs jobs holds cvgr's run lock; locks
-# left by a run that no longer exists are cleared, a live run is never overridden (cvgr.runlock).
+# left by a run that no longer exists are cleared, a live run is never overridden (cvgr.study.runlock).
 if workflow.is_main_process and runs_jobs(sys.argv[1:]):
     try:
         RUN_LOCK = claim()
@@ -113,5 +113,5 @@ def model_file(dataset, model):
 
 
 def final_targets():
-    """Every planned table, figure and page (cvgr.outputs), with the lineage sidecar of each."""
+    """Every planned table, figure and page (cvgr.report.outputs), with the lineage sidecar of each."""
     return output_targets(STUDY)  # asked for, so a study finished without sidecars gets them

@@ -1,5 +1,5 @@
-# Every registered table and figure (cvgr.outputs; cvgr's own in cvgr/report_outputs.py), planned only where
-# it is (cvgr.outputs.Output.planned): one rule each, named after it, and one HTML page per Markdown table,
+# Every registered table and figure (cvgr.report.outputs; cvgr's own in cvgr/report/catalogue.py), planned only where
+# it is (cvgr.report.outputs.Output.planned): one rule each, named after it, and one HTML page per Markdown table,
 # which the HTML report shows inline (it offers .csv/.md as downloads). Tables, figures and pages are cheap:
 # they run where Snakemake runs (localrule), never as cluster jobs.
 

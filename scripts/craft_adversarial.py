@@ -1,6 +1,6 @@
 """Snakemake script of rule craft_adversarial: cvgr.steps.craft."""
-from cvgr.script import snakemake_script
-from cvgr.specs import AttackSpec, Runtime
+from cvgr.study.script import snakemake_script
+from cvgr.study.specs import AttackSpec, Runtime
 from cvgr.steps import craft
 
 with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)

@@ -1,6 +1,6 @@
 """Snakemake script of rule nes_attack: cvgr.steps.nes."""
-from cvgr.script import snakemake_script
-from cvgr.specs import NesSpec, Runtime
+from cvgr.study.script import snakemake_script
+from cvgr.study.specs import NesSpec, Runtime
 from cvgr.steps import nes
 
 with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)

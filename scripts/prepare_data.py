@@ -1,8 +1,8 @@
 """Snakemake script of rule prepare_data: cvgr.steps.prepare."""
 from pathlib import Path
 
-from cvgr.layers import with_default
-from cvgr.script import snakemake_script
+from cvgr.study.layers import with_default
+from cvgr.study.script import snakemake_script
 from cvgr.steps import prepare
 
 with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)

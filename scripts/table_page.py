@@ -1,7 +1,7 @@
-"""Snakemake script of rules *_page: cvgr.pages.markdown_page."""
-from cvgr.lineage import record_lineage
-from cvgr.pages import markdown_page
-from cvgr.script import snakemake_script
+"""Snakemake script of rules *_page: cvgr.report.pages.markdown_page."""
+from cvgr.results.lineage import record_lineage
+from cvgr.report.pages import markdown_page
+from cvgr.study.script import snakemake_script
 
 with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)
     markdown_page(smk.input[0], smk.output[0])

@@ -1,6 +1,6 @@
 """Snakemake script of rule train_model: cvgr.steps.train."""
-from cvgr.script import snakemake_script
-from cvgr.specs import Runtime, TrainSpec
+from cvgr.study.script import snakemake_script
+from cvgr.study.specs import Runtime, TrainSpec
 from cvgr.steps import train
 
 with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)

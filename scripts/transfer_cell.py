@@ -1,6 +1,6 @@
 """Snakemake script of rule transfer_cell: cvgr.steps.transfer."""
-from cvgr.script import snakemake_script
-from cvgr.specs import Runtime
+from cvgr.study.script import snakemake_script
+from cvgr.study.specs import Runtime
 from cvgr.steps import transfer
 
 with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)

@@ -1,6 +1,6 @@
 """Snakemake script of rule whitebox_sweep: cvgr.steps.whitebox."""
-from cvgr.script import snakemake_script
-from cvgr.specs import Runtime, WhiteboxSpec
+from cvgr.study.script import snakemake_script
+from cvgr.study.specs import Runtime, WhiteboxSpec
 from cvgr.steps import whitebox
 
 with snakemake_script(snakemake) as smk:  # noqa: F821 (injected by Snakemake)

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from conftest import TEST_CONFIG
-from cvgr.io import read_h5
+from cvgr.results.io import read_h5
 
 PLUGIN = textwrap.dedent('''
     """A toy attack for cvgr: FGSM written out, registered through cvgr's public API."""

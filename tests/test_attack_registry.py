@@ -1,8 +1,8 @@
 """The attack registry is the one list of attacks: a toy attack registered in-process appears everywhere.
 
 Names, patterns, labels and order (cvgr.vocab), the config's checks and schema, the command
-line's help, the dispatch (cvgr.evaluate.attack_function) and the audit's columns and worst case
-(cvgr.masking) all follow the registry; an unknown attack is an error naming the allowed ones.
+line's help, the dispatch (cvgr.attacks.evaluate.attack_function) and the audit's columns and worst case
+(cvgr.report.audit) all follow the registry; an unknown attack is an error naming the allowed ones.
 """
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ from cvgr import vocab
 from cvgr.attacks import AttackKind, register, unregister
 from cvgr.cli import main
 from cvgr.errors import CvgrError
-from cvgr.evaluate import attack_function
-from cvgr.masking import accuracy_columns, columns, masking_row
-from cvgr.masking_table import accuracy_labels
+from cvgr.attacks.evaluate import attack_function
+from cvgr.report.audit import accuracy_columns, columns, masking_row
+from cvgr.report.audit_table import accuracy_labels
 from cvgr.plugins import load_plugins
-from cvgr.schema import config_schema
-from cvgr.config import Study
-from cvgr.layers import Layer, study
-from cvgr.specs import WhiteboxSpec
+from cvgr.study.schema import config_schema
+from cvgr.study.plan import Study
+from cvgr.study.layers import Layer, study
+from cvgr.study.specs import WhiteboxSpec
 from cvgr.vocab import AttackId
 
 BUILT_IN = "fgsm, pgd<k> (k >= 1 steps, e.g. pgd10), apgd-ce, apgd-dlr, square"

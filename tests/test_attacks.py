@@ -10,7 +10,7 @@ import torchattacks
 from cvgr.attacks.fgsm import fgsm
 from cvgr.attacks.nes import CHUNK_CPU, NES_SCORES, QueryCounter, default_chunk, nes, nes_gradient, true_class_score
 from cvgr.attacks.pgd import pgd
-from cvgr.evaluate import attack_function
+from cvgr.attacks.evaluate import attack_function
 from cvgr.nn import build_model
 from cvgr.vocab import AttackId
 

@@ -1,16 +1,16 @@
-"""Claims verdicts and intervals from hand-made inputs; intervals against cvgr.stats."""
+"""Claims verdicts and intervals from hand-made inputs; intervals against cvgr.report.stats."""
 from __future__ import annotations
 
 import math
 
 import pytest
 
-from cvgr.claims import CONTRADICTED, HOLDS, UNRESOLVED, Cell, ModelRecord, mover_interval
-from cvgr.comparison import claims_table
-from cvgr.comparison import paper_vs_measured
+from cvgr.report.verdicts import CONTRADICTED, HOLDS, UNRESOLVED, Cell, ModelRecord, mover_interval
+from cvgr.report.vs_paper import claims_table
+from cvgr.report.vs_paper import paper_vs_measured
 from cvgr.errors import CvgrError
-from cvgr.paper import load_paper_results
-from cvgr.stats import binomial_ci, mean_ci
+from cvgr.report.paper import load_paper_results
+from cvgr.report.stats import binomial_ci, mean_ci
 
 
 def _nes(field: str, defense: str, correct: int, n: int = 1000, seed: int = 0) -> Cell:
@@ -192,7 +192,7 @@ def _biostatuzh_paired(a: int, b: int, c: int, d: int) -> tuple[float, float, fl
 
 
 def test_newcombe_phi_is_continuity_corrected():
-    from cvgr.claims import newcombe_phi
+    from cvgr.report.verdicts import newcombe_phi
     # A = 60*32 - 8*0 = 1920 > n/2 = 50: (1920 - 50) / sqrt(68 * 32 * 60 * 40)
     assert newcombe_phi(60, 8, 0, 32) == pytest.approx(1870 / math.sqrt(68 * 32 * 60 * 40), rel=1e-15)
     # 0 < A = 10 <= n/2 = 19.5: 0 (the raw phi would be 10 / 380)
@@ -205,7 +205,7 @@ def test_newcombe_phi_is_continuity_corrected():
 
 def test_paired_interval_with_small_positive_cross_product_is_the_independent_one():
     """0 < ad - bc <= n/2: Newcombe's corrected phi is 0, so the interval is exactly MOVER's."""
-    from cvgr.claims import paired_interval
+    from cvgr.report.verdicts import paired_interval
     est, lo, hi = paired_interval(*_outcomes(10, 9, 10, 10))
     m_est, m_lo, m_hi = mover_interval([(1, 19, 39), (-1, 20, 39)])
     assert (est, lo, hi) == (pytest.approx(m_est, rel=1e-12), pytest.approx(m_lo, rel=1e-12),
@@ -215,13 +215,13 @@ def test_paired_interval_with_small_positive_cross_product_is_the_independent_on
 @pytest.mark.parametrize("table", [(60, 8, 0, 32), (10, 9, 10, 10), (5, 30, 25, 40), (700, 120, 45, 135),
                                    (0, 3, 0, 7), (40, 0, 0, 0)])
 def test_paired_interval_matches_an_independent_newcombe_method_10(table):
-    from cvgr.claims import paired_interval
+    from cvgr.report.verdicts import paired_interval
     got = paired_interval(*_outcomes(*table))
     assert got == pytest.approx(_biostatuzh_paired(*table), rel=1e-9, abs=1e-12)
 
 
 def test_paired_interval_reduces_to_mover_without_correlation_and_narrows_with_it():
-    from cvgr.claims import mover_interval, paired_interval
+    from cvgr.report.verdicts import mover_interval, paired_interval
     # phi = 0: a d = b c (a=10, b=10, c=10, d=10)
     better = [1] * 10 + [1] * 10 + [0] * 10 + [0] * 10
     worse = [1] * 10 + [0] * 10 + [1] * 10 + [0] * 10
@@ -288,7 +288,7 @@ def test_zeta_curve_without_matching_seeds_or_epochs_has_no_interval():
 
 
 def test_curve_difference_interval_two_seeds_closed_form():
-    from cvgr.stats import curve_difference_ci
+    from cvgr.report.stats import curve_difference_ci
     d, lo, hi, per_seed = curve_difference_ci([[1.0, 3.0], [2.0, 2.0]], [[0.0, 0.0], [0.0, 1.0]])
     assert per_seed == [2.0, 1.5] and d == pytest.approx(1.75)
     half = 12.706204736174707 * (0.25 * math.sqrt(2)) / math.sqrt(2)  # t_{0.975, 1} sd / sqrt(2), sd = 0.25 sqrt 2

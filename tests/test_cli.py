@@ -12,9 +12,9 @@ import yaml
 
 from conftest import REPO
 from cvgr import cli
-from cvgr.io import read_h5
-from cvgr.records import AdversarialSet, NesResult, TrainingHistory, TransferCell, WhiteboxCurve
-from cvgr.specs import WhiteboxSpec
+from cvgr.results.io import read_h5
+from cvgr.results.records import AdversarialSet, NesResult, TrainingHistory, TransferCell, WhiteboxCurve
+from cvgr.study.specs import WhiteboxSpec
 from cvgr.vocab import AttackId, ModelId
 
 torch.set_num_threads(1)
@@ -99,7 +99,7 @@ def test_attack_transfer_whitebox_nes_show_provenance(made, tmp_path, capsys):
 def test_whitebox_builds_the_spec_the_config_builds(attack, monkeypatch, capsys):
     """The same audit values on the command line and in the config give the same job spec."""
     from cvgr import steps
-    from cvgr.config import Study
+    from cvgr.study.plan import Study
 
     raw = yaml.safe_load((REPO / "config.yaml").read_text())
     audit = raw["datasets"]["fmnist"]["audit"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cvgr.comparison import write_claims_table, write_paper_comparison
+from cvgr.report.vs_paper import write_claims_table, write_paper_comparison
 from cvgr.errors import CvgrError
-from cvgr.paper import load_paper_results
-from cvgr.plots import paper_figure
-from cvgr.records import HISTORY_KEYS, NesResult, TrainingHistory, TransferCell
-from cvgr.specs import NesSpec
-from cvgr.stats import binomial_ci
+from cvgr.report.paper import load_paper_results
+from cvgr.report.figures import paper_figure
+from cvgr.results.records import HISTORY_KEYS, NesResult, TrainingHistory, TransferCell
+from cvgr.study.specs import NesSpec
+from cvgr.report.stats import binomial_ci
 from cvgr.vocab import AttackId, ModelId, transfer_role
 
 N = 200

@@ -7,10 +7,10 @@ import pytest
 import yaml
 
 from conftest import REPO
-from cvgr.config import Study, TransferJob
+from cvgr.study.plan import Study, TransferJob
 from cvgr.errors import CvgrError
-from cvgr.layers import Layer, study
-from cvgr.specs import AttackSpec, NesSpec, PgdTraining, TrainSpec, WhiteboxSpec
+from cvgr.study.layers import Layer, study
+from cvgr.study.specs import AttackSpec, NesSpec, PgdTraining, TrainSpec, WhiteboxSpec
 from cvgr.vocab import AttackId, ModelId
 
 RAW = yaml.safe_load((REPO / "config.yaml").read_text())

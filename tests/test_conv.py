@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from cvgr.nn import Conv2d, build_model, set_conv_wgrad
 from cvgr.nn.conv import conv2d, conv2d_input, conv2d_weight
-from cvgr.regularize import backward_with_zeta, regularized_loss
+from cvgr.train.regularize import backward_with_zeta, regularized_loss
 
 torch.set_num_threads(1)
 F64 = torch.float64

@@ -1,4 +1,4 @@
-"""cvgr.data: raw files in torchvision's on-disk formats -> data HDF5; offline errors; raw-file checks.
+"""cvgr.data.prepare: raw files in torchvision's on-disk formats -> data HDF5; offline errors; raw-file checks.
 
 The small raw files are written here byte for byte in the formats torchvision
 reads (IDX, SVHN .mat, CIFAR-10 pickled batches); the expected arrays are
@@ -20,10 +20,10 @@ import scipy.io
 import torch
 import torchvision.datasets as tvd
 
-import cvgr.data as cdata
+import cvgr.data.prepare as cdata
 from cvgr.datasets import DATASETS
 from cvgr.errors import CvgrError, DatasetNotFoundError, StaleInputError
-from cvgr.io import read_h5
+from cvgr.results.io import read_h5
 
 torch.set_num_threads(1)
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import REPO
-from cvgr.device import select_device, set_determinism, uses_gpu
+from cvgr.runtime.device import select_device, set_determinism, uses_gpu
 from cvgr.errors import CvgrError
 
 
@@ -47,7 +47,7 @@ def test_uses_gpu_resolves_the_device_like_select_device():
 
 def test_uses_gpu_imports_torch_only_for_auto():
     """The workflow calls it at every parse; table and figure jobs need no torch."""
-    code = ("import sys; from cvgr.device import uses_gpu; uses_gpu('cpu'); uses_gpu('cuda'); "
+    code = ("import sys; from cvgr.runtime.device import uses_gpu; uses_gpu('cpu'); uses_gpu('cuda'); "
             "print('torch' in sys.modules)")
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr

@@ -11,7 +11,7 @@ from cvgr.attacks.fgsm import fgsm
 from cvgr.attacks.nes import nes
 from cvgr.attacks.pgd import pgd
 from cvgr.errors import CvgrError
-from cvgr.evaluate import attack_batched, correct, loss_and_accuracy, loss_and_correct, predict
+from cvgr.attacks.evaluate import attack_batched, correct, loss_and_accuracy, loss_and_correct, predict
 from cvgr.nn import build_model
 
 torch.set_num_threads(1)

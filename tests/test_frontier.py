@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from cvgr.errors import CvgrError
-from cvgr.frontier import ModelPoint, analyse, mean_gap, pareto, worst_case
-from cvgr.settings import SpecError
+from cvgr.report.frontier import ModelPoint, analyse, mean_gap, pareto, worst_case
+from cvgr.study.settings import SpecError
 
 N = 1000
 
@@ -98,9 +98,9 @@ def test_worst_case_is_correct_under_every_attack():
 
 
 def test_points_from_records_take_the_worst_case_of_the_attacks_at_eps():
-    from cvgr.frontier import points_from_records
-    from cvgr.records import HISTORY_KEYS, TrainingHistory, WhiteboxCurve
-    from cvgr.specs import WhiteboxSpec
+    from cvgr.report.frontier import points_from_records
+    from cvgr.results.records import HISTORY_KEYS, TrainingHistory, WhiteboxCurve
+    from cvgr.study.specs import WhiteboxSpec
     from cvgr.vocab import ModelId
 
     def history(name: str, acc: float) -> TrainingHistory:

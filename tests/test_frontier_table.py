@@ -1,4 +1,4 @@
-"""The frontier's table, figure and claims row from result files, against cvgr.frontier.analyse on the same points."""
+"""The frontier's table, figure and claims row from result files, against cvgr.report.frontier.analyse on the same points."""
 from __future__ import annotations
 
 import csv
@@ -6,11 +6,11 @@ import csv
 import numpy as np
 import pytest
 
-from cvgr.frontier import ModelPoint, analyse
-from cvgr.frontier_table import CLAIM, frontier_claims, write_frontier_table
-from cvgr.plots import plot_frontier
-from cvgr.records import HISTORY_KEYS, NesResult, TrainingHistory, WhiteboxCurve
-from cvgr.specs import NesSpec, WhiteboxSpec
+from cvgr.report.frontier import ModelPoint, analyse
+from cvgr.report.frontier_table import CLAIM, frontier_claims, write_frontier_table
+from cvgr.report.figures import plot_frontier
+from cvgr.results.records import HISTORY_KEYS, NesResult, TrainingHistory, WhiteboxCurve
+from cvgr.study.specs import NesSpec, WhiteboxSpec
 from cvgr.vocab import ModelId
 
 N, EPS = 60, 0.16
@@ -130,7 +130,7 @@ def test_figure_is_written(tmp_path):
 
 
 def test_claims_table_ends_with_the_frontier_row(tmp_path):
-    from cvgr.comparison import write_claims_table
+    from cvgr.report.vs_paper import write_claims_table
 
     hists, audits, points = write_study(tmp_path, OVERLAP)
     _, gap = analyse(points, replicates=300)

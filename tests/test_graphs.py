@@ -1,4 +1,4 @@
-"""CUDA graphs of the training step (cvgr.graphs): replay equals eager execution, no host syncs. Needs a GPU."""
+"""CUDA graphs of the training step (cvgr.train.cudagraphs): replay equals eager execution, no host syncs. Needs a GPU."""
 import os
 
 import pytest
@@ -6,11 +6,11 @@ import torch
 
 from conftest import quadrant_images
 from cvgr.attacks.nes import nes_gradient
-from cvgr.device import set_determinism
+from cvgr.runtime.device import set_determinism
 from cvgr.nn import build_model
-from cvgr.rand import generator
-from cvgr.specs import TrainSpec
-from cvgr.train import _Steps, make_optimizer, train
+from cvgr.runtime.rand import generator
+from cvgr.study.specs import TrainSpec
+from cvgr.train.loop import _Steps, make_optimizer, train
 
 pytestmark = pytest.mark.cuda
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before cuBLAS starts, as the pipeline's jobs do
@@ -18,7 +18,7 @@ os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before cuBLAS sta
 
 @pytest.fixture(autouse=True)
 def _deterministic():
-    """The pipeline's settings (cvgr.device.set_determinism) during each test, the previous ones after it."""
+    """The pipeline's settings (cvgr.runtime.device.set_determinism) during each test, the previous ones after it."""
     old = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
            torch.backends.cudnn.benchmark)
     set_determinism()

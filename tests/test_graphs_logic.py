@@ -17,10 +17,10 @@ import contextlib
 import pytest
 import torch
 
-from cvgr.graphs import GraphedStep
+from cvgr.train.cudagraphs import GraphedStep
 from cvgr.nn import build_model
-from cvgr.specs import TrainSpec
-from cvgr.train import make_optimizer, train_step
+from cvgr.study.specs import TrainSpec
+from cvgr.train.loop import make_optimizer, train_step
 
 torch.set_num_threads(1)
 

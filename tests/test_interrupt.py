@@ -22,9 +22,9 @@ import pytest
 import torch
 
 from conftest import SNAKEFILE, copy_run, write_config
-from cvgr.io import read_h5
-from cvgr.modelfile import load_model
-from cvgr.runlock import PID_FILE
+from cvgr.results.io import read_h5
+from cvgr.results.modelfile import load_model
+from cvgr.study.runlock import PID_FILE
 
 pytestmark = pytest.mark.workflow  # runs Snakemake or the whole pipeline: not in make test-fast
 
@@ -80,7 +80,7 @@ def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path, fmnist_ra
     assert not any(name.endswith((".pt", ".h5")) for name in leftovers), leftovers
 
     # The same command again, no --unlock, no --rerun-incomplete: the killed run's lock is cleared
-    # (cvgr.runlock) and its half-written training rerun (profiles/default: rerun-incomplete).
+    # (cvgr.study.runlock) and its half-written training rerun (profiles/default: rerun-incomplete).
     assert list((killed / ".snakemake/locks").glob("*.lock")), "the kill left no Snakemake lock to clear"
     again = subprocess.run(_snakemake_cmd(killed), cwd=killed, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=900)

@@ -1,4 +1,4 @@
-"""cvgr.io: HDF5 round trips, atomic writes, corrupt-file errors, checkpoints, provenance."""
+"""cvgr.results.io: HDF5 round trips, atomic writes, corrupt-file errors, checkpoints, provenance."""
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-import cvgr.io as cio
-from cvgr.stages import code_hash
+import cvgr.results.io as cio
+from cvgr.study.codehash import code_hash
 from cvgr.errors import CorruptFileError, CvgrError
 from cvgr.vocab import ModelId
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from cvgr.layers import Layer, study
+from cvgr.study.layers import Layer, study
 
 
 def merge(base: dict, over: dict) -> dict:

@@ -12,7 +12,7 @@ import yaml
 
 from conftest import REPO, dry_run_jobs
 from cvgr.errors import CvgrError
-from cvgr.layers import Layer, merge, study
+from cvgr.study.layers import Layer, merge, study
 
 DEFAULT = Layer.load(REPO / "config.yaml")
 

@@ -15,7 +15,7 @@ from cvgr.attacks.library import SQUARE_OVERHEAD, library_seed, torchattacks
 from cvgr.attacks.pgd import pgd
 from cvgr.attacks.square import square
 from cvgr.errors import CvgrError
-from cvgr.evaluate import attack_batched, attack_function, predict
+from cvgr.attacks.evaluate import attack_batched, attack_function, predict
 from cvgr.nn import build_model
 from cvgr.vocab import AttackId
 

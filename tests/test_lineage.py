@@ -1,4 +1,4 @@
-"""cvgr.lineage: provenance sidecars of tables and figures, and the chain through them to the raw files."""
+"""cvgr.results.lineage: provenance sidecars of tables and figures, and the chain through them to the raw files."""
 from __future__ import annotations
 
 import hashlib
@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import cvgr.io as cio
+import cvgr.results.io as cio
 from cvgr.errors import CorruptFileError, CvgrError
-from cvgr.lineage import config_slice, lineage_chain, read_sidecar, write_sidecars
-from cvgr.stages import code_hash
+from cvgr.results.lineage import config_slice, lineage_chain, read_sidecar, write_sidecars
+from cvgr.study.codehash import code_hash
 
 
 def sha(path: Path) -> str:

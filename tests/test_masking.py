@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from audit_cases import linear_case
-from cvgr.evaluate import attack_function
-from cvgr.masking import (COLUMNS, Flag, beats, falls_to_chance, masking_row, mcnemar_greater, worst_case)
-from cvgr.stats import binomial_ci
+from cvgr.attacks.evaluate import attack_function
+from cvgr.report.audit import (COLUMNS, Flag, beats, falls_to_chance, masking_row, mcnemar_greater, worst_case)
+from cvgr.report.stats import binomial_ci
 from cvgr.vocab import AttackId
 
 torch.set_num_threads(1)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from cvgr.errors import CvgrError
-from cvgr.masking_table import write_masking_table
-from cvgr.plots import masking_figure
-from cvgr.records import WhiteboxCurve
-from cvgr.specs import WhiteboxSpec
+from cvgr.report.audit_table import write_masking_table
+from cvgr.report.figures import masking_figure
+from cvgr.results.records import WhiteboxCurve
+from cvgr.study.specs import WhiteboxSpec
 from cvgr.vocab import AttackId, ModelId
 
 N = 40

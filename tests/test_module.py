@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from conftest import REPO, SNAKEFILE
-from cvgr.layers import Layer, study
+from cvgr.study.layers import Layer, study
 
 EXAMPLE = REPO / "examples" / "module"
 

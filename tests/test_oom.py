@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from cvgr.errors import CvgrError
-from cvgr.oom import batch_memory_hint
+from cvgr.runtime.oom import batch_memory_hint
 
 # The text torch's CUDA caching allocator raises (torch 2.x), shortened.
 CUDA_OOM = ("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79.19 GiB of which "

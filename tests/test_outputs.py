@@ -1,4 +1,4 @@
-"""The table and figure registry (cvgr.outputs): what it plans, what it refuses, and a table from outside cvgr.
+"""The table and figure registry (cvgr.report.outputs): what it plans, what it refuses, and a table from outside cvgr.
 
 A registration alone must give a table its rule (a local rule), its HTML page and its place in the final
 targets; a comparison with the paper is planned only for the datasets the paper reports.
@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from conftest import REPO, SNAKEFILE, dry_run_jobs, write_config
-from cvgr.config import Study
+from cvgr.study.plan import Study
 from cvgr.errors import CvgrError
-from cvgr.layers import Layer, study
-from cvgr.outputs import get, registered, table, targets, unregister
-from cvgr.stages import stage_modules
+from cvgr.study.layers import Layer, study
+from cvgr.report.outputs import get, registered, table, targets, unregister
+from cvgr.study.codehash import stage_modules
 
 
 def paper_study(run: list[str], **sections: dict) -> Study:
@@ -102,13 +102,13 @@ def test_an_unknown_output_name_is_an_error():
 # ---------------------------------------------------------------- a table from outside cvgr
 PLUGIN = '''
 """A per-model table from outside cvgr: one row per trained model, its clean accuracy and final zeta."""
-from cvgr.outputs import Job, table
+from cvgr.report.outputs import Job, table
 
 
 @table("final_zeta_table", stem="final_zeta", reads=["histories"],
        caption="One row per trained model: clean accuracy (%) and the final gradient agreement zeta.")
 def final_zeta(job: Job) -> None:
-    from cvgr.records import TrainingHistory
+    from cvgr.results.records import TrainingHistory
 
     rows = sorted((h.dataset, str(h.model), h.clean_acc, h.final_zeta)
                   for h in map(TrainingHistory.read, job.inputs["histories"]))
@@ -164,7 +164,7 @@ def test_a_table_registered_outside_cvgr_is_made_with_its_page_and_lineage(tmp_p
     run = tmp_path / "run"
     rows = (run / "results/tables/final_zeta.csv").read_text().splitlines()
     assert rows[0] == "dataset,model,clean_acc,final_zeta" and len(rows) == 1 + 9  # the 9 models of test.yaml
-    from cvgr.records import TrainingHistory
+    from cvgr.results.records import TrainingHistory
     first = TrainingHistory.read(run / f"results/models/fmnist/{rows[1].split(',')[1]}.h5")
     assert float(rows[1].split(",")[2]) == pytest.approx(first.clean_acc, abs=1e-4)
     assert "<table>" in (run / "results/tables/final_zeta.html").read_text()
@@ -178,7 +178,8 @@ def test_the_tables_code_hash_covers_every_registered_function_and_what_it_runs(
     hashed = set(stage_modules("tables"))
     for out in registered():
         assert out.module.replace("cvgr.", "").replace(".", "/") + ".py" in hashed, out.name
-    assert {"tables.py", "plots.py", "comparison.py", "masking_table.py", "claims.py"} <= hashed
+    assert {"report/tables.py", "report/figures.py", "report/vs_paper.py", "report/audit_table.py",
+            "report/verdicts.py"} <= hashed
 
 
 def test_editing_a_plugin_table_changes_its_rules_code_hash_but_not_for_a_docstring(tmp_path):

@@ -1,9 +1,9 @@
-"""The report's HTML pages of the Markdown tables (cvgr.pages)."""
+"""The report's HTML pages of the Markdown tables (cvgr.report.pages)."""
 from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from cvgr.pages import markdown_page
+from cvgr.report.pages import markdown_page
 
 MD = """# Black-box transfer (FGSM, eps 0.16)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from cvgr.errors import CvgrError
-from cvgr.paper import CLAIMS, COLUMNS, ORDERINGS, default_path, load_paper_results
+from cvgr.report.paper import CLAIMS, COLUMNS, ORDERINGS, default_path, load_paper_results
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import pytest
 from matplotlib.image import imread
 
 from cvgr.errors import CorruptFileError, CvgrError
-from cvgr.plots import plot_whitebox, plot_zeta, whitebox_figure, zeta_figure
-from cvgr.records import HISTORY_KEYS, TrainingHistory, WhiteboxCurve
-from cvgr.specs import WhiteboxSpec
+from cvgr.report.figures import plot_whitebox, plot_zeta, whitebox_figure, zeta_figure
+from cvgr.results.records import HISTORY_KEYS, TrainingHistory, WhiteboxCurve
+from cvgr.study.specs import WhiteboxSpec
 from cvgr.vocab import AttackId, ModelId
 
 EPS = np.round(np.arange(0, 0.31, 0.1), 2)

@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from conftest import REPO, TEST_CONFIG
-from cvgr.io import read_h5
+from cvgr.results.io import read_h5
 
 PLUGIN = textwrap.dedent('''
     """A cvgr plugin: an attack, a dataset and a table, through cvgr's public API."""
@@ -36,7 +36,7 @@ PLUGIN = textwrap.dedent('''
 
     from cvgr.attacks import AttackKind, register
     from cvgr.datasets import register_dataset
-    from cvgr.outputs import Job, table
+    from cvgr.report.outputs import Job, table
 
 
     def toyfgsm(model, x, y, eps, *, generator=None):
@@ -54,7 +54,7 @@ PLUGIN = textwrap.dedent('''
 
     @table("toy_models", reads=["histories"], caption="One row per trained model: its clean accuracy (%).")
     def toy_models(job: Job) -> None:
-        from cvgr.records import TrainingHistory
+        from cvgr.results.records import TrainingHistory
         rows = sorted((str(h.model), h.clean_acc) for h in map(TrainingHistory.read, job.inputs["histories"]))
         with open(job.outputs["csv"], "w") as fh:
             fh.write("model,clean_acc\\n")
@@ -149,7 +149,7 @@ def test_a_plugin_attack_dataset_and_table_run(tmp_path, toy, run_snakemake):
 
     rows = (tmp_path / "results/tables/toy_models.csv").read_text().splitlines()
     assert rows[0] == "model,clean_acc" and sorted(r.split(",")[0] for r in rows[1:]) == sorted(MODELS)
-    from cvgr.records import TrainingHistory
+    from cvgr.results.records import TrainingHistory
     first = TrainingHistory.read(tmp_path / f"results/models/toy/{rows[1].split(',')[0]}.h5")
     assert float(rows[1].split(",")[1]) == pytest.approx(first.clean_acc, abs=1e-4)
     assert "<table>" in (tmp_path / "results/tables/toy_models.html").read_text()

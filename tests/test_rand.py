@@ -4,7 +4,7 @@ import torch
 
 from cvgr.attacks.nes import nes_gradient
 from cvgr.attacks.pgd import pgd
-from cvgr.rand import SEED_STRIDE, cpu_generator, generator, noise, seed_value
+from cvgr.runtime.rand import SEED_STRIDE, cpu_generator, generator, noise, seed_value
 
 
 

@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from cvgr.errors import CvgrError
-from cvgr.modelfile import load_model, save_model
+from cvgr.results.modelfile import load_model, save_model
 from cvgr.nn import build_model
-from cvgr.regularize import regularized_loss
-from cvgr.specs import TrainSpec
+from cvgr.train.regularize import regularized_loss
+from cvgr.study.specs import TrainSpec
 from cvgr.vocab import ModelId
 
 torch.set_num_threads(1)
@@ -150,7 +150,7 @@ def test_unknown_option_is_refused_naming_the_key():
 def test_training_builds_the_net_the_spec_names():
     from conftest import quadrant_images
 
-    from cvgr.train import train
+    from cvgr.train.loop import train
     x, y = quadrant_images(64)
     spec = TrainSpec.of("real", dataset="check", epochs=1, batch_size=32, real_bias="authors", augment=False)
     model = train(spec, x, y, x[:16], y[:16], device="cpu", progress=False, log=lambda m: None)[0]

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from cvgr.errors import CorruptFileError, CvgrError
-from cvgr.records import (HISTORY_KEYS, AdversarialSet, NesResult, TrainingHistory, TransferCell, WhiteboxCurve,
+from cvgr.results.records import (HISTORY_KEYS, AdversarialSet, NesResult, TrainingHistory, TransferCell, WhiteboxCurve,
                           read_any)
-from cvgr.specs import NesSpec, WhiteboxSpec
+from cvgr.study.specs import NesSpec, WhiteboxSpec
 from cvgr.vocab import AttackId, ModelId
 
 M = ModelId.parse("complex-gr64-s0")

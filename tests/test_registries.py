@@ -26,15 +26,15 @@ from cvgr import steps, vocab
 from cvgr.datasets import DATASETS, get_dataset, register_dataset
 from cvgr.defenses import DEFENSES
 from cvgr.errors import CvgrError
-from cvgr.io import read_h5
+from cvgr.results.io import read_h5
 from cvgr.nets import ARCHITECTURES
 from cvgr.nn import build_model
-from cvgr.records import TrainingHistory
+from cvgr.results.records import TrainingHistory
 from cvgr.registry import UnknownNameError
-from cvgr.config import Study
-from cvgr.schema import render
-from cvgr.specs import TrainSpec
-from cvgr.tables import defense_label
+from cvgr.study.plan import Study
+from cvgr.study.schema import render
+from cvgr.study.specs import TrainSpec
+from cvgr.report.tables import defense_label
 from cvgr.vocab import ModelId
 
 torch.set_num_threads(1)

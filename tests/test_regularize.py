@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from cvgr.nn import ComplexLinear, build_model
-from cvgr.regularize import backward_with_zeta, regularized_loss
+from cvgr.train.regularize import backward_with_zeta, regularized_loss
 
 torch.set_num_threads(1)
 

@@ -7,8 +7,8 @@ import torch
 
 from cvgr import cli, steps
 from cvgr.errors import CorruptFileError, CvgrError, NumericalError, ShapeMismatchError, StaleInputError
-from cvgr.io import make_provenance, write_h5
-from cvgr.specs import AttackSpec, Runtime, TrainSpec, WhiteboxSpec
+from cvgr.results.io import make_provenance, write_h5
+from cvgr.study.specs import AttackSpec, Runtime, TrainSpec, WhiteboxSpec
 from cvgr.vocab import AttackId, ModelId
 
 CPU = Runtime(device="cpu")
@@ -138,7 +138,7 @@ def test_checkpoint_of_another_architecture_is_refused(trained, tmp_path):
 
 
 def test_training_outputs_hold_history_and_provenance(trained):
-    from cvgr.io import read_h5
+    from cvgr.results.io import read_h5
     d, data = trained
     h = read_h5(d / "real-std-s0.h5", required=["history/zeta", "history/test_acc"])
     assert h.attrs["model"] == "real-std-s0" and h.attrs["epochs"] == 1 and h.attrs["record"] == "training-history"

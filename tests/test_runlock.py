@@ -1,4 +1,4 @@
-"""cvgr.runlock with real processes: a live holder is never overridden, a killed one's locks are cleared."""
+"""cvgr.study.runlock with real processes: a live holder is never overridden, a killed one's locks are cleared."""
 from __future__ import annotations
 
 import os
@@ -10,9 +10,9 @@ import pytest
 
 from conftest import REPO
 from cvgr.errors import CvgrError
-from cvgr.runlock import PID_FILE, SNAKEMAKE_LOCKS, claim, runs_jobs
+from cvgr.study.runlock import PID_FILE, SNAKEMAKE_LOCKS, claim, runs_jobs
 
-HOLD = ("import sys, time; from cvgr.runlock import claim; claim(sys.argv[1]); print('held', flush=True); "
+HOLD = ("import sys, time; from cvgr.study.runlock import claim; claim(sys.argv[1]); print('held', flush=True); "
         "time.sleep(600)")
 
 

@@ -191,7 +191,7 @@ def test_two_jobs_run_as_slurm_jobs(slurm_cluster: SlurmCluster, tmp_path: Path)
 
 def _provenance_job_ids(results: Path) -> dict[str, str | None]:
     """{relative path: provenance slurm_job_id} for every .h5 / .pt under ``results``."""
-    from cvgr.io import read_provenance
+    from cvgr.results.io import read_provenance
 
     files = sorted(p for p in results.rglob("*") if p.suffix in (".h5", ".pt"))
     return {str(p.relative_to(results)): read_provenance(p)["slurm_job_id"] for p in files}

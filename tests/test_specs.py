@@ -8,15 +8,16 @@ import pytest
 import yaml
 
 from conftest import REPO
-from cvgr import cli, schema, vocab
-from cvgr.augment import AUGMENTATIONS
-from cvgr.config import Study
-from cvgr.data import DATASETS as CATALOGUE
+from cvgr import cli, vocab
+from cvgr.study import schema
+from cvgr.data.augment import AUGMENTATIONS
+from cvgr.study.plan import Study
+from cvgr.data.prepare import DATASETS as CATALOGUE
 from cvgr.errors import CvgrError
-from cvgr.layers import Layer, select
+from cvgr.study.layers import Layer, select
 from cvgr.nn import ARCHITECTURES, MODES
-from cvgr.settings import SpecError
-from cvgr.specs import AttackSpec, NesSpec, Runtime, TrainSpec, Training, WhiteboxSpec
+from cvgr.study.settings import SpecError
+from cvgr.study.specs import AttackSpec, NesSpec, Runtime, TrainSpec, Training, WhiteboxSpec
 from cvgr.vocab import ATTACK_PATTERN, MODEL_PATTERN, AttackId, ModelId
 
 SCHEMA = yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text())
@@ -24,7 +25,7 @@ SCHEMA = yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text())
 
 def test_schema_file_is_generated_from_the_specs():
     assert (REPO / "schemas/config.schema.yaml").read_text() == schema.render(), \
-        "regenerate it: python -m cvgr.schema > schemas/config.schema.yaml"
+        "regenerate it: python -m cvgr.study.schema > schemas/config.schema.yaml"
 
 
 @pytest.mark.parametrize("path", ["configs/paper.yaml", "configs/paper-fmnist.yaml", "configs/test.yaml"])

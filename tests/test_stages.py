@@ -9,8 +9,8 @@ import types
 
 import pytest
 
-from cvgr import stages
-from cvgr.stages import PACKAGE_DIR, STAGE_ROOTS, code_hash, stage_modules
+from cvgr.study import codehash as stages
+from cvgr.study.codehash import PACKAGE_DIR, STAGE_ROOTS, code_hash, stage_modules
 
 
 @pytest.fixture
@@ -39,17 +39,17 @@ def test_editing_a_step_reruns_its_stage_only(package):
 
 def test_editing_a_shared_module_reruns_every_stage_that_imports_it(package):
     before = _hashes(package)
-    _edit(package / "regularize.py")
+    _edit(package / "train/regularize.py")
     after = _hashes(package)
     changed = {s for s in STAGE_ROOTS if after[s] != before[s]}
-    assert changed == {s for s in STAGE_ROOTS if "regularize.py" in stage_modules(s)} and "train" in changed
+    assert changed == {s for s in STAGE_ROOTS if "train/regularize.py" in stage_modules(s)} and "train" in changed
     assert "tables" not in changed
 
 
 def test_an_absent_root_hashes_as_absent(package):
-    (package / "plots.py").unlink()
+    (package / "report/figures.py").unlink()
     absent = code_hash("tables", package)
-    (package / "plots.py").write_text("")
+    (package / "report/figures.py").write_text("")
     assert code_hash("tables", package) != absent
     with pytest.raises(ValueError, match="unknown stage"):
         code_hash("nope")
@@ -95,7 +95,7 @@ def test_each_stage_lists_every_module_its_code_imports(stage):
 
 
 def test_function_level_imports_count():
-    assert "stages.py" in stage_modules("prepare")  # io.py imports it inside a function, and prepare uses io.py
+    assert "study/codehash.py" in stage_modules("prepare")  # io.py imports it inside a function, and prepare uses io.py
 
 
 def test_docstrings_comments_and_layout_rerun_nothing(package):
@@ -109,7 +109,7 @@ def test_docstrings_comments_and_layout_rerun_nothing(package):
     edited = edited.replace("\nimport ", "\n\n\nimport ", 1)  # layout only
     assert ast.get_docstring(ast.parse(edited), clean=False) != doc
     vocab.write_text(edited)
-    io = package / "io.py"
+    io = package / "results/io.py"
     first_def = next(n for n in ast.parse(io.read_text()).body if isinstance(n, ast.FunctionDef) and ast.get_docstring(n))
     io.write_text(io.read_text().replace(ast.get_docstring(first_def, clean=False), "Reworded.", 1))
     assert _hashes(package) == before

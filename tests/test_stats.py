@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from cvgr.stats import binomial_ci, mean_ci
+from cvgr.report.stats import binomial_ci, mean_ci
 
 
 def test_clopper_pearson_closed_forms():

@@ -1,8 +1,8 @@
 """Final tables: exact CSV/Markdown from fixture result files with known accuracies.
 
-The fixtures are result records (cvgr.records) whose per-image correctness gives the wanted
+The fixtures are result records (cvgr.results.records) whose per-image correctness gives the wanted
 accuracy; tests/test_records.py checks the records' files against h5py independently. The
-transfer fixture uses the paper's reported numbers (cvgr/reference/paper_results.csv) as cell
+transfer fixture uses the paper's reported numbers (cvgr/report/reference/paper_results.csv) as cell
 accuracies, so the table written by cvgr must reproduce the paper's table row for row.
 """
 from __future__ import annotations
@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from cvgr.errors import CorruptFileError, CvgrError
-from cvgr.records import NesResult, TrainingHistory, TransferCell, WhiteboxCurve
-from cvgr.specs import NesSpec, WhiteboxSpec
-from cvgr.tables import (write_nes_table, write_training_table, write_transfer_table,
+from cvgr.results.records import NesResult, TrainingHistory, TransferCell, WhiteboxCurve
+from cvgr.study.specs import NesSpec, WhiteboxSpec
+from cvgr.report.tables import (write_nes_table, write_training_table, write_transfer_table,
                          write_whitebox_table)
 from cvgr.vocab import AttackId, ModelId, transfer_role
 

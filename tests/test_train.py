@@ -3,10 +3,10 @@ import pytest
 import torch
 
 from conftest import quadrant_images
-from cvgr.augment import Augmentation, augment_batch
+from cvgr.data.augment import Augmentation, augment_batch
 from cvgr.errors import NumericalError
-from cvgr.specs import PgdTraining, TrainSpec
-from cvgr.train import HISTORY_KEYS, train
+from cvgr.study.specs import PgdTraining, TrainSpec
+from cvgr.train.loop import HISTORY_KEYS, train
 from cvgr.vocab import ModelId
 
 torch.set_num_threads(1)
@@ -141,8 +141,8 @@ def test_nan_weights_stop_training_before_a_model_or_checkpoint_is_written(tmp_p
 
 def test_device_batches_equal_the_cpu_batches():
     """The GPU path's up-front draws give the CPU path's batches (here both run on the CPU), partial batch included."""
-    from cvgr.rand import cpu_generator
-    from cvgr.train import _device_batches, _host_batches
+    from cvgr.runtime.rand import cpu_generator
+    from cvgr.train.loop import _device_batches, _host_batches
     x, y = _toy_data(70)
     spec = _spec(batch_size=32, dataset="fmnist")  # Fashion-MNIST's flip and crop
     host = list(_host_batches(x, y, spec, cpu_generator(7, 1)))

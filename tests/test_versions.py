@@ -336,7 +336,7 @@ def test_snapshot_refuses_results_that_are_not_up_to_date(project):
 @pytest.mark.parametrize("new, beyond", [("50.0000", True), ("44.0000", False), ("29.0000", True)])
 def test_cell_change_against_the_old_interval(new, beyond):
     """measured 40 with 95% interval [30, 45]: a new value outside it is flagged; rows are matched by key."""
-    from cvgr.versions_diff import table_changes
+    from cvgr.versions.diff import table_changes
     head = "table,dataset,source_field,source_defense,target,field,defense,paper,measured,ci_low,ci_high\n"
     old = head + "nes,fmnist,,,,real,std,0.0,10.0000,5.0,15.0\nnes,fmnist,,,,real,gr,62.3,40.0000,30.0,45.0\n"
     rows = "nes,fmnist,,,,real,gr,62.3,{},30.0,45.0\nnes,fmnist,,,,real,std,0.0,10.0000,5.0,15.0\n"  # reordered
@@ -350,7 +350,7 @@ def test_cell_change_against_the_old_interval(new, beyond):
 
 
 def test_cell_change_without_interval_and_added_row():
-    from cvgr.versions_diff import table_changes
+    from cvgr.versions.diff import table_changes
     head = "dataset,model,clean_acc\n"
     changes = table_changes("training", head + "fmnist,real-std-s0,8.0000\n",
                             head + "fmnist,real-std-s0,9.5000\nfmnist,real-gr32-s0,7.0000\n")
@@ -360,7 +360,7 @@ def test_cell_change_without_interval_and_added_row():
 
 
 def test_frontier_rows_are_matched_by_field_and_beta_and_checked_against_their_intervals():
-    from cvgr.versions_diff import table_changes
+    from cvgr.versions.diff import table_changes
     head = "dataset,field,beta,clean,clean_low,clean_high,robust,robust_low,robust_high,gap,gap_low,gap_high\n"
     old = head + "fmnist,real,16.0,78.0,77.0,79.0,20.0,15.0,25.0,3.0,1.0,5.0\n" \
         "fmnist,complex,16.0,81.0,80.0,82.0,28.0,22.0,34.0,3.0,1.0,5.0\n"

@@ -1,4 +1,4 @@
-"""The git side of the version commands (cvgr.versions) against a real git repository, without a workflow run."""
+"""The git side of the version commands (cvgr.versions.store) against a real git repository, without a workflow run."""
 from __future__ import annotations
 
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cvgr.errors import CvgrError
-from cvgr.versions import git, repo_root, resolve, show
+from cvgr.versions.store import git, repo_root, resolve, show
 
 
 @pytest.fixture

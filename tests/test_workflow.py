@@ -4,7 +4,7 @@ Two fresh runs of the same config go side by side, one with ``--cores 2`` and
 one with ``--cores 1`` (module fixture ``runs``); the tests then check the
 output contract, determinism across runs and core counts, the one-cell
 rerun, and which jobs a changed parameter reruns (dry runs). The expected job
-lists are derived by hand from the grid rules in cvgr/config.py's docstring.
+lists are derived by hand from the grid rules in cvgr/study/plan.py's docstring.
 """
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ import torch
 import yaml
 
 from conftest import REPO, write_config
-from cvgr.io import read_h5
+from cvgr.results.io import read_h5
 from cvgr.nn.architectures import build_model
-from cvgr.stages import code_hash
+from cvgr.study.codehash import code_hash
 from cvgr.vocab import ModelId
 
 pytestmark = pytest.mark.workflow  # runs Snakemake or the whole pipeline: not in make test-fast

@@ -21,7 +21,7 @@ lacks one of the four ``*-ubyte.gz`` files, it says so in one line and exits 2.
 
 It needs only what a stock PyTorch GPU image has (torch, torchvision, numpy,
 h5py, tqdm, pytest, ...), no network, and imports neither snakemake nor
-jsonschema (so not ``cvgr.config``). ``--device cpu`` (hidden) runs the same
+jsonschema (so not ``cvgr.study.plan``). ``--device cpu`` (hidden) runs the same
 logic with the CPU standing in for the GPU and tiny sizes; the test suite
 does that so this script cannot rot.
 """
@@ -75,17 +75,17 @@ from cvgr import steps  # noqa: E402
 from cvgr.attacks.fgsm import fgsm  # noqa: E402
 from cvgr.attacks.nes import nes, nes_gradient, true_class_output  # noqa: E402
 from cvgr.attacks.pgd import pgd  # noqa: E402
-from cvgr.data import dataset_info, load_split  # noqa: E402
-from cvgr.device import set_determinism  # noqa: E402
+from cvgr.data.prepare import dataset_info, load_split  # noqa: E402
+from cvgr.runtime.device import set_determinism  # noqa: E402
 from cvgr.errors import CvgrError, NumericalError  # noqa: E402
-from cvgr.io import read_h5  # noqa: E402
-from cvgr.modelfile import load_model  # noqa: E402
+from cvgr.results.io import read_h5  # noqa: E402
+from cvgr.results.modelfile import load_model  # noqa: E402
 from cvgr.nn import set_conv_wgrad  # noqa: E402
-from cvgr.oom import batch_memory_hint  # noqa: E402
-from cvgr.rand import cpu_generator  # noqa: E402
-from cvgr.regularize import backward_with_zeta, regularized_loss  # noqa: E402
-from cvgr.specs import AttackSpec, NesSpec, Runtime, TrainSpec, WhiteboxSpec  # noqa: E402
-from cvgr.train import train  # noqa: E402
+from cvgr.runtime.oom import batch_memory_hint  # noqa: E402
+from cvgr.runtime.rand import cpu_generator  # noqa: E402
+from cvgr.train.regularize import backward_with_zeta, regularized_loss  # noqa: E402
+from cvgr.study.specs import AttackSpec, NesSpec, Runtime, TrainSpec, WhiteboxSpec  # noqa: E402
+from cvgr.train.loop import train  # noqa: E402
 from cvgr.vocab import AttackId  # noqa: E402
 
 TIME_LIMIT_S = 300.0

@@ -7,7 +7,7 @@ The loss is the batch-mean cross-entropy ``CE``. Attacks differentiate with
 mode) cannot tell which of its inputs' gradients a pass asks for, and would
 compute weight gradients nobody reads. No ``.grad`` is written into the
 parameters. The model's mode (eval) is the caller's business. Noise is drawn
-on the generator's device and moved to ``x``'s (:func:`cvgr.rand.noise`), so a
+on the generator's device and moved to ``x``'s (:func:`cvgr.runtime.rand.noise`), so a
 CPU generator gives the same noise whatever device ``x`` is on; ``None`` uses
 torch's global RNG.
 """

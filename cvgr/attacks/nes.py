@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..rand import noise
+from ..runtime.rand import noise
 from ..vocab import NES_SCORES
 from .core import ALPHA_FACTOR, QueryCounter, check_eps, check_steps, sign_ascent
 

@@ -26,7 +26,7 @@ def pgd(model: nn.Module, x: Tensor, y: Tensor, eps: float, *, steps: int = 10,
     With ``random_start`` the first iterate is ``clip_[0,1](x + U(-eps, eps))``,
     the uniform noise drawn from ``generator``.
     """
-    from ..rand import noise
+    from ..runtime.rand import noise
     from .core import ALPHA_FACTOR, check_eps, check_steps, input_gradient, sign_ascent
     check_eps(eps)
     check_steps(steps)

@@ -5,8 +5,8 @@ Every attack module of this package ends in one line, ``register(AttackKind(...)
 way. Everything else that knows attacks reads it from here: the name grammar and the workflow's
 wildcard pattern (:func:`pattern`), the allowed forms in errors, the schema and the command line
 (:func:`forms`), labels and order (:class:`cvgr.vocab.AttackId`), the white-box sweeps' set
-(``gradient``), the dispatch (:func:`cvgr.evaluate.attack_function`) and the audit's columns
-(:mod:`cvgr.masking`).
+(``gradient``), the dispatch (:func:`cvgr.attacks.evaluate.attack_function`) and the audit's columns
+(:mod:`cvgr.report.audit`).
 
 Names: a *fixed* kind is one name (``fgsm``); a *family* (``parameter`` set) names
 ``<name><k>`` for ``k >= 1``, the integer going to the function as the keyword ``parameter``

@@ -38,7 +38,7 @@ used (:data:`CIFAR_MEAN`, :data:`CIFAR_STD`), so attacks and data stay in
 pixel space. The authors standardise *outside* the model and penalise the
 gradient with respect to ``r``; since ``dL/dr = std * dL/dx``, a net states
 that factor in :meth:`Net.representation_scale` and the G.R. penalty
-(:mod:`cvgr.regularize`) multiplies the pixel gradient by it. Nets without
+(:mod:`cvgr.train.regularize`) multiplies the pixel gradient by it. Nets without
 standardisation (every complex net, ``small_cnn``, ``mlp``) return ``None``
 and are penalised on the pixel gradient.
 

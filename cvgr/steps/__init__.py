@@ -2,13 +2,13 @@
 
 One module per stage (``prepare``, ``train``, ``craft``, ``transfer``,
 ``whitebox``, ``nes``) plus ``common``. A stage's code hash
-(:func:`cvgr.io.code_hash`) covers the cvgr modules its step module imports,
+(:func:`cvgr.results.io.code_hash`) covers the cvgr modules its step module imports,
 directly or not, so editing the NES step reruns NES jobs only.
 
 Each step takes its inputs' paths, its output paths, its job spec
-(:mod:`cvgr.specs`) and the runtime; it reads its inputs (one line if one is
+(:mod:`cvgr.study.specs`) and the runtime; it reads its inputs (one line if one is
 missing, corrupt or does not fit), computes, and writes its result record
-(:mod:`cvgr.records`) atomically with provenance.
+(:mod:`cvgr.results.records`) atomically with provenance.
 """
 from .craft import craft
 from .nes import nes

@@ -4,15 +4,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import data as datamod
-from ..device import select_device, set_determinism
-from ..modelfile import ModelInfo, check_fits, load_model
+from ..data import prepare as datamod
+from ..runtime.device import select_device, set_determinism
+from ..results.modelfile import ModelInfo, check_fits, load_model
 from ..nn import Net
-from ..specs import Runtime
+from ..study.specs import Runtime
 
 
 def start_job(runtime: Runtime) -> torch.device:
-    """Fix threads and determinism (:func:`cvgr.device.set_determinism`); return the device to compute on."""
+    """Fix threads and determinism (:func:`cvgr.runtime.device.set_determinism`); return the device to compute on."""
     set_determinism(runtime.threads)
     return select_device(runtime.device)
 

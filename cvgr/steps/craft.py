@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..evaluate import attack_batched, attack_function
-from ..io import make_provenance
-from ..rand import generator
-from ..records import AdversarialSet
-from ..specs import AttackSpec, Runtime
+from ..attacks.evaluate import attack_batched, attack_function
+from ..results.io import make_provenance
+from ..runtime.rand import generator
+from ..results.records import AdversarialSet
+from ..study.specs import AttackSpec, Runtime
 from .common import load_model_and_test_images, start_job
 
 

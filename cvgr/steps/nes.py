@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from ..attacks.nes import QueryCounter, default_chunk, nes as nes_attack
-from ..evaluate import attack_batched, correct
-from ..io import make_provenance
-from ..oom import batch_memory_hint
-from ..rand import generator
-from ..records import NesResult
-from ..specs import NesSpec, Runtime
+from ..attacks.evaluate import attack_batched, correct
+from ..results.io import make_provenance
+from ..runtime.oom import batch_memory_hint
+from ..runtime.rand import generator
+from ..results.records import NesResult
+from ..study.specs import NesSpec, Runtime
 from .common import load_model_and_test_images, start_job
 
 

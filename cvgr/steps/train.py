@@ -7,13 +7,13 @@ import sys
 
 import numpy as np
 
-from .. import data as datamod
-from ..io import canonical_json, make_provenance, read_h5, sha256_file
-from ..modelfile import save_model
-from ..oom import batch_memory_hint
-from ..records import TrainingHistory
-from ..specs import Runtime, TrainSpec
-from ..train import train as train_model
+from ..data import prepare as datamod
+from ..results.io import canonical_json, make_provenance, read_h5, sha256_file
+from ..results.modelfile import save_model
+from ..runtime.oom import batch_memory_hint
+from ..results.records import TrainingHistory
+from ..study.specs import Runtime, TrainSpec
+from ..train.loop import train as train_model
 from .common import start_job
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 import torch
 
 from ..errors import CvgrError
-from ..evaluate import correct
-from ..io import make_provenance
-from ..modelfile import check_fits, load_model
-from ..records import AdversarialSet, TransferCell
-from ..specs import Runtime
+from ..attacks.evaluate import correct
+from ..results.io import make_provenance
+from ..results.modelfile import check_fits, load_model
+from ..results.records import AdversarialSet, TransferCell
+from ..study.specs import Runtime
 from ..vocab import transfer_role
 from .common import start_job
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..evaluate import attack_batched, attack_function, correct
-from ..io import make_provenance
-from ..rand import generator
-from ..records import WhiteboxCurve
-from ..specs import Runtime, WhiteboxSpec
+from ..attacks.evaluate import attack_batched, attack_function, correct
+from ..results.io import make_provenance
+from ..runtime.rand import generator
+from ..results.records import WhiteboxCurve
+from ..study.specs import Runtime, WhiteboxSpec
 from .common import load_model_and_test_images, start_job
 
 
@@ -16,7 +16,7 @@ def whitebox(data: str, model: str, out: str, spec: WhiteboxSpec, *, seed: int =
              runtime: Runtime = Runtime()) -> None:
     """Correctness of ``model`` under ``spec.attack`` at each eps of ``spec.eps`` (eps 0: the clean images).
 
-    The attack at the ``i``-th eps draws its noise from stream ``(seed, i)`` (:mod:`cvgr.rand`).
+    The attack at the ``i``-th eps draws its noise from stream ``(seed, i)`` (:mod:`cvgr.runtime.rand`).
     """
     dev = start_job(runtime)
     net, info, x, y = load_model_and_test_images(data, model, spec.images, dev)

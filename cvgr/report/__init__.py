@@ -1,0 +1,1 @@
+"""Tables, figures, claims and the paper-vs-measured views, and the HTML pages."""

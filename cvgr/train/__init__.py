@@ -1,0 +1,1 @@
+"""Training: SGD with the paper's schedule, gradient regularization and zeta, CUDA-graph replay."""
