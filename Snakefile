@@ -24,9 +24,10 @@ report: "report/workflow.rst"
 # Data preparation (it may download), tables and figures run where Snakemake runs, never as cluster
 # jobs: each of those rules says `localrule: True` itself, so the choice holds when cvgr is a module.
 include: "rules/common.smk"
-include: "rules/data.smk"
+include: "rules/prepare.smk"
 include: "rules/train.smk"
-include: "rules/attack.smk"
+include: "rules/craft.smk"
+include: "rules/whitebox.smk"
 include: "rules/transfer.smk"
 include: "rules/nes.smk"
 include: "rules/audit.smk"

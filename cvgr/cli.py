@@ -2,7 +2,7 @@
 
     cvgr prepare fmnist --out results/data/fmnist.h5
     cvgr train --data results/data/fmnist.h5 --field complex --beta 64 --epochs 2 --out complex-gr64-s0.pt
-    cvgr attack --data results/data/fmnist.h5 --model complex-gr64-s0.pt --attack fgsm --eps 0.16 --out adv.h5
+    cvgr craft --data results/data/fmnist.h5 --model complex-gr64-s0.pt --attack fgsm --eps 0.16 --out adv.h5
     cvgr transfer --adv adv.h5 --model real-std-s1.pt --out cell.h5
     cvgr whitebox --data ... --model ... --attack pgd10 --eps 0 0.1 0.2 0.3 --out wb.h5
     cvgr nes --data ... --model ... --eps 0.16 --steps 8 --queries 4000 --images 100 --out nes.h5
@@ -126,13 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
         _option(p, Training, name)
     _runtime(p, graphs=True)
 
-    p = sub.add_parser("attack", help="craft adversarial examples (FGSM / PGD) on a model")
+    p = sub.add_parser("craft", help="craft adversarial examples (FGSM / PGD) on a model")
     _eval_args(p)
     for name in ("attack", "eps", "images"):
         _option(p, AttackSpec, name)
 
     p = sub.add_parser("transfer", help="accuracy of a target model on examples crafted on a source")
-    p.add_argument("--adv", required=True, help="adversarial set from `cvgr attack`")
+    p.add_argument("--adv", required=True, help="adversarial set from `cvgr craft`")
     p.add_argument("--model", required=True, help="target model .pt")
     p.add_argument("--out", required=True)
     _runtime(p)
@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("show", "print what a cvgr HDF5 or model file holds"),
                        ("provenance", "print a result's, table's or figure's chain of inputs back to the raw dataset files")):
         sub.add_parser(name, help=text).add_argument("file")
-    for name in ("attack", "whitebox", "nes"):
+    for name in ("craft", "whitebox", "nes"):
         _runtime(sub.choices[name])
     _version_commands(sub)
     return ap
@@ -273,11 +273,11 @@ def run(argv: Sequence[str] | None = None) -> None:
     elif a.command == "transfer":
         steps.transfer(a.adv, a.model, a.out, runtime=runtime)
     else:
-        spec_type = {"attack": AttackSpec, "whitebox": WhiteboxSpec, "nes": NesSpec}[a.command]
+        spec_type = {"craft": AttackSpec, "whitebox": WhiteboxSpec, "nes": NesSpec}[a.command]
         with _flags():
             spec = (WhiteboxSpec.for_attack if spec_type is WhiteboxSpec else spec_type)(**_values(a, spec_type))
             seed = check(Seed, a.seed, "--seed")
-        step = {"attack": steps.craft, "whitebox": steps.whitebox, "nes": steps.nes}[a.command]
+        step = {"craft": steps.craft, "whitebox": steps.whitebox, "nes": steps.nes}[a.command]
         step(a.data, a.model, a.out, spec, seed=seed, runtime=runtime)
     print(f"wrote {a.out}")
 

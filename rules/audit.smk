@@ -1,3 +1,3 @@
 # One audit attack on one model: per-image correctness at the audit's eps (and its sweep for FGSM / PGD).
-sweep_rule("audit_sweep", "audit", Plan.audit_spec)
+sweep_rule("audit", "audit", Plan.audit_spec)
 

@@ -3,7 +3,7 @@
 Output contract (users and scripts rely on these paths):
     results/data/{dataset}.h5
     results/models/{dataset}/{model}.pt  and  .h5 (training history)
-    results/adv/{dataset}/{attack}/{model}.h5
+    results/craft/{dataset}/{attack}/{model}.h5
     results/transfer/{dataset}/{source}/{target}.h5
     results/whitebox/{dataset}/{attack}/{model}.h5
     results/audit/{dataset}/{attack}/{model}.h5
@@ -78,7 +78,7 @@ def sweep_rule(name, folder, spec):
     """Define rule ``name``: one model under one attack -> ``results/{folder}/{dataset}/{attack}/{model}.h5``.
 
     ``spec`` is the Plan method that gives the job's WhiteboxSpec for an attack. The white-box sweeps
-    (rules/attack.smk) and the gradient-masking audit (rules/audit.smk) differ only in these three.
+    (rules/craft.smk) and the gradient-masking audit (rules/audit.smk) differ only in these three.
     """
 
     rule:
@@ -101,7 +101,7 @@ def sweep_rule(name, folder, spec):
             gpu=GPU,
         threads: THREADS
         script:
-            "../scripts/whitebox_sweep.py"
+            "../scripts/whitebox.py"
 
 
 def data_file(wildcards):

@@ -1,4 +1,4 @@
-rule nes_attack:
+rule nes:
     """NES query attack (PGD on estimated gradients) on one model."""
     input:
         data=data_file,
@@ -6,7 +6,7 @@ rule nes_attack:
     output:
         "results/nes/{dataset}/{model}.h5",
     log:
-        "logs/nes_attack/{dataset}/{model}.log",
+        "logs/nes/{dataset}/{model}.log",
     params:
         spec=lambda w: plan(w).nes_spec().to_dict(),
         seed=SEED,
@@ -16,5 +16,5 @@ rule nes_attack:
         gpu=GPU,
     threads: THREADS
     script:
-        "../scripts/nes_attack.py"
+        "../scripts/nes.py"
 

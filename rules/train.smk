@@ -1,4 +1,4 @@
-rule train_model:
+rule train:
     """One model of the study: {field}-{std|gr<beta>|adv<eps>}-s{seed}, with its per-epoch history."""
     input:
         data=data_file,
@@ -6,7 +6,7 @@ rule train_model:
         model="results/models/{dataset}/{model}.pt",
         history="results/models/{dataset}/{model}.h5",
     log:
-        "logs/train_model/{dataset}/{model}.log",
+        "logs/train/{dataset}/{model}.log",
     params:
         spec=lambda w: plan(w).train_spec(plan(w).model(w.model)).to_dict(),
         runtime=RUNTIME,
@@ -18,4 +18,4 @@ rule train_model:
     threads: THREADS
     priority: lambda w: plan(w).training_priority(plan(w).model(w.model))  # longest first
     script:
-        "../scripts/train_model.py"
+        "../scripts/train.py"

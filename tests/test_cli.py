@@ -13,7 +13,7 @@ import yaml
 from conftest import REPO
 from cvgr import cli
 from cvgr.results.io import read_h5
-from cvgr.results.records import AdversarialSet, NesResult, TrainingHistory, TransferCell, WhiteboxCurve
+from cvgr.results.records import CraftedSet, NesResult, TrainingHistory, TransferCell, WhiteboxCurve
 from cvgr.study.specs import WhiteboxSpec
 from cvgr.vocab import AttackId, ModelId
 
@@ -37,7 +37,7 @@ def made(tmp_path_factory, fmnist_raw) -> Path:
                      "--out", str(d / "c.pt"), *TINY]) == 0
     assert cli.main(["train", "--data", str(d / "fm.h5"), "--field", "real", "--adv-eps", "0.2", "--adv-steps", "2",
                      "--seed", "1", "--out", str(d / "r.pt"), *TINY]) == 0
-    assert cli.main(["attack", "--data", str(d / "fm.h5"), "--model", str(d / "c.pt"), "--eps", "0.1",
+    assert cli.main(["craft", "--data", str(d / "fm.h5"), "--model", str(d / "c.pt"), "--eps", "0.1",
                      "--images", "16", "--out", str(d / "adv.h5")]) == 0
     return d
 
@@ -62,9 +62,9 @@ def test_complex_adversarial_training(made, tmp_path, capsys):
 
 def test_attack_transfer_whitebox_nes_show_provenance(made, tmp_path, capsys):
     d, t = made, tmp_path
-    assert run(capsys, "attack", "--data", d / "fm.h5", "--model", d / "c.pt", "--eps", "0.1", "--images", "16",
+    assert run(capsys, "craft", "--data", d / "fm.h5", "--model", d / "c.pt", "--eps", "0.1", "--images", "16",
                "--out", t / "adv.h5")[0] == 0
-    adv = AdversarialSet.read(t / "adv.h5")
+    adv = CraftedSet.read(t / "adv.h5")
     assert adv.x_adv.shape == (16, 1, 28, 28) and adv.model.name == "complex-gr64-s0"
 
     assert run(capsys, "transfer", "--adv", t / "adv.h5", "--model", d / "r.pt", "--out", t / "cell.h5")[0] == 0
@@ -134,8 +134,8 @@ def test_show_prints_every_attribute_and_array_the_file_holds(tmp_path, capsys):
 
 
 def test_transfer_refuses_examples_of_another_dataset(made, tmp_path, capsys):
-    adv = AdversarialSet.read(made / "adv.h5")
-    other = AdversarialSet(dataset="mnist", model=adv.model, attack=adv.attack, eps=adv.eps, x_adv=adv.x_adv,
+    adv = CraftedSet.read(made / "adv.h5")
+    other = CraftedSet(dataset="mnist", model=adv.model, attack=adv.attack, eps=adv.eps, x_adv=adv.x_adv,
                            labels=adv.labels, indices=adv.indices)
     other.write(tmp_path / "mnist-adv.h5", {})
     code, _, err = run(capsys, "transfer", "--adv", tmp_path / "mnist-adv.h5", "--model", made / "r.pt",
@@ -149,8 +149,8 @@ def test_transfer_refuses_examples_of_another_dataset(made, tmp_path, capsys):
 #: Bad command-line input: (args, the flag the line names, what else it names: the value, what is allowed).
 BAD = [
     (["nes", "--images", "-5"], "--images", ["-5", "an integer >= 1"]),
-    (["attack", "--eps", "7"], "--eps", ["7", "[0, 1]"]),
-    (["attack", "--eps", "-0.1"], "--eps", ["-0.1", "[0, 1]"]),
+    (["craft", "--eps", "7"], "--eps", ["7", "[0, 1]"]),
+    (["craft", "--eps", "-0.1"], "--eps", ["-0.1", "[0, 1]"]),
     (["whitebox", "--eps"], "--eps", ["empty", "a list of numbers in [0, 1]"]),
     (["whitebox", "--attack", "pgd0"], "--attack", ["'pgd0'", "fgsm, pgd<k>"]),
     (["train", "--epochs", "0"], "--epochs", ["0", "an integer >= 1"]),
@@ -172,7 +172,7 @@ def test_bad_input_is_one_line_a_non_zero_exit_and_no_file(made, tmp_path, capsy
     needs = {"train": ["--data", made / "fm.h5"], "transfer": ["--adv", made / "adv.h5", "--model", made / "r.pt"]}
     files = needs.get(command, ["--data", made / "fm.h5", "--model", made / "c.pt"])
     out = tmp_path / ("o.pt" if command == "train" else "o.h5")
-    extra = ["--eps", "0.1"] if command == "attack" and "--eps" not in rest else []
+    extra = ["--eps", "0.1"] if command == "craft" and "--eps" not in rest else []
     try:
         code = cli.main([command, *map(str, files), "--out", str(out), *extra, *rest])
     except SystemExit as exit_:  # argparse's own errors

@@ -296,7 +296,7 @@ def test_verify_raw_detects_changed_raw_files(tmp_path):
     with pytest.raises(StaleInputError) as err:
         cdata.verify_raw(out)
     msg = str(err.value)
-    assert str(labels) in msg and str(out) in msg and "snakemake --forcerun prepare_data" in msg
+    assert str(labels) in msg and str(out) in msg and "snakemake --forcerun prepare" in msg
     assert hashlib.sha256(original).hexdigest()[:16] in msg and "\n" not in msg
 
     labels.unlink()  # a missing raw file is fine: the HDF5 is self-contained

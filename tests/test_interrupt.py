@@ -30,7 +30,7 @@ pytestmark = pytest.mark.workflow  # runs Snakemake or the whole pipeline: not i
 
 MODEL = "results/models/fmnist/real-std-s0"
 CKPT = "results/checkpoints/fmnist/real-std-s0.ckpt"
-LOG = "logs/train_model/fmnist/real-std-s0.log"
+LOG = "logs/train/fmnist/real-std-s0.log"
 # Long enough per epoch (64 steps) that the kill lands between the first checkpoint and the end (of epoch 2).
 CHANGES = {"training.epochs": 2, "training.train_size": 4096, "training.eval_images": 100}
 

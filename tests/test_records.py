@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cvgr.errors import CorruptFileError, CvgrError
-from cvgr.results.records import (HISTORY_KEYS, AdversarialSet, NesResult, TrainingHistory, TransferCell, WhiteboxCurve,
+from cvgr.results.records import (HISTORY_KEYS, CraftedSet, NesResult, TrainingHistory, TransferCell, WhiteboxCurve,
                           read_any)
 from cvgr.study.specs import NesSpec, WhiteboxSpec
 from cvgr.vocab import AttackId, ModelId
@@ -82,11 +82,11 @@ def test_training_history_and_adversarial_set(tmp_path):
     assert (back.clean_acc, back.clean_correct, back.final_zeta) == (62.5, 50, 2.0)
 
     x = np.zeros((2, 1, 2, 2), np.float32)
-    AdversarialSet(dataset="fmnist", model=M, attack=AttackId("fgsm"), eps=0.1, x_adv=x,
+    CraftedSet(dataset="fmnist", model=M, attack=AttackId("fgsm"), eps=0.1, x_adv=x,
                    labels=np.array([3, 4]), indices=np.array([0, 1])).write(tmp_path / "a.h5", {})
     assert raw(tmp_path / "a.h5")[0]["n_images"] == 2
     with pytest.raises(ValueError, match="differ in length"):
-        AdversarialSet(dataset="fmnist", model=M, attack=AttackId("fgsm"), eps=0.1, x_adv=x,
+        CraftedSet(dataset="fmnist", model=M, attack=AttackId("fgsm"), eps=0.1, x_adv=x,
                        labels=np.array([3]), indices=np.array([0, 1]))
 
 

@@ -57,7 +57,7 @@ def test_truncated_input_fails_with_one_line_and_writes_nothing(trained, tmp_pat
     raw = data.read_bytes()
     bad.write_bytes(raw[: len(raw) // 2])
     out = tmp_path / "adv.h5"
-    code = cli.main(["attack", "--data", str(bad), "--model", str(d / "real-std-s0.pt"), "--eps", "0.1",
+    code = cli.main(["craft", "--data", str(bad), "--model", str(d / "real-std-s0.pt"), "--eps", "0.1",
                      "--images", "8", "--out", str(out)])
     err = capsys.readouterr().err.strip()
     assert code == 1
@@ -96,7 +96,7 @@ def test_raw_dataset_changed_after_prep_stops_training(tmp_path):
     raw.write_bytes(b"original raw bytes")
     data = _write_data(tmp_path / "data.h5", raw=raw)
     raw.write_bytes(b"someone replaced the raw file")
-    with pytest.raises(StaleInputError, match="train-images-idx3-ubyte.*changed.*forcerun prepare_data"):
+    with pytest.raises(StaleInputError, match="train-images-idx3-ubyte.*changed.*forcerun prepare"):
         steps.train(str(data), str(tmp_path / "m.pt"), str(tmp_path / "m.h5"), _spec(), runtime=CPU,
                     progress=False)
     assert not (tmp_path / "m.pt").exists()

@@ -34,7 +34,7 @@ SNAKEFILE = REPO / "Snakefile"
 TEST_CONFIG = REPO / "configs" / "test.yaml"
 SLURM_PROFILE = REPO / "profiles" / "slurm"
 LOCAL_PROFILE = REPO / "profiles" / "local"
-GPU_RULES = {"train_model", "craft_adversarial", "transfer_cell", "whitebox_sweep", "nes_attack", "audit_sweep"}
+GPU_RULES = {"train", "craft", "transfer", "whitebox", "nes", "audit"}
 GPU_KEYS = ("gpu", "gpus", "gpu_model", "gres")
 SITE_KEYS = ("slurm_partition", "slurm_account", "qos", "constraint")
 CLUSTER_ARGS = ("--slurm-status-command", "squeue", "--slurm-no-account",
@@ -127,21 +127,21 @@ def test_readme_cluster_command_asks_slurm_for_a_gpu_per_computing_job(slurm_clu
                          env=slurm_cluster.env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     asked = planned_gpus(res.stdout)
-    assert {r for r, n in asked.items() if n == {1}} == GPU_RULES and len(asked["train_model"]) == 1
+    assert {r for r, n in asked.items() if n == {1}} == GPU_RULES and len(asked["train"]) == 1
     assert all(n == {0} for r, n in asked.items() if r not in GPU_RULES)  # data, tables, figures
-    assert sum(job.startswith("rule train_model:") for job in dry_run_jobs(res.stdout)) == 45
+    assert sum(job.startswith("rule train:") for job in dry_run_jobs(res.stdout)) == 45
 
 
 @pytest.mark.slurm
 def test_data_is_prepared_where_snakemake_runs_and_training_is_a_slurm_job(slurm_cluster: SlurmCluster,
                                                                           tmp_path: Path):
-    """One model of configs/test.yaml on SLURM: prepare_data runs locally (compute nodes may be offline)."""
+    """One model of configs/test.yaml on SLURM: prepare runs locally (compute nodes may be offline)."""
     workdir = tmp_path / "one"
     submitted = run_on_slurm(slurm_cluster, SNAKEFILE, workdir, "results/models/fmnist/real-std-s0.pt",
                              "--configfile", str(TEST_CONFIG))
     log = (tmp_path / "one-snakemake.log").read_text()
-    assert re.search(r"^localrule prepare_data:$", log, re.M) and not re.search(r"^rule prepare_data:", log, re.M)
-    assert re.search(r"^rule train_model:$", log, re.M) and len(submitted) == 1
+    assert re.search(r"^localrule prepare:$", log, re.M) and not re.search(r"^rule prepare:", log, re.M)
+    assert re.search(r"^rule train:$", log, re.M) and len(submitted) == 1
     made_by = _provenance_job_ids(workdir / "results")
     assert made_by == {"data/fmnist.h5": None, "models/fmnist/real-std-s0.h5": list(submitted)[0],
                        "models/fmnist/real-std-s0.pt": list(submitted)[0]}

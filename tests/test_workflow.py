@@ -141,9 +141,9 @@ def test_fgsm_sets_are_eps_perturbations_of_the_test_images(runs):
     root = runs[0]
     data = read_h5(root / "results/data/fmnist.h5")
     x = data.arrays["test/images"][:50].astype(np.float32) / 255
-    assert sorted(p.stem for p in (root / "results/adv/fmnist/fgsm").glob("*.h5")) == sorted(S0)
+    assert sorted(p.stem for p in (root / "results/craft/fmnist/fgsm").glob("*.h5")) == sorted(S0)
     for source in S0:
-        adv = read_h5(root / f"results/adv/fmnist/fgsm/{source}.h5")
+        adv = read_h5(root / f"results/craft/fmnist/fgsm/{source}.h5")
         xa = adv.arrays["x_adv"]
         assert xa.shape == (50, 1, 28, 28) and xa.dtype == np.float32
         assert xa.min() >= 0 and xa.max() <= 1
@@ -176,7 +176,7 @@ def test_transfer_cells(runs):
     net = build_model("small_cnn", "complex")
     net.load_state_dict(ckpt["state_dict"])
     net.eval()
-    adv = read_h5(root / "results/adv/fmnist/fgsm/real-gr64-s0.h5")
+    adv = read_h5(root / "results/craft/fmnist/fgsm/real-gr64-s0.h5")
     with torch.no_grad():
         pred = net(torch.from_numpy(adv.arrays["x_adv"])).argmax(1).numpy()
     np.testing.assert_array_equal(read_h5(root / CELL).arrays["correct"], pred == adv.arrays["labels"])
@@ -280,13 +280,13 @@ def test_figures_and_logs(runs):
         png = (root / "results/figures" / fig).read_bytes()
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
     logs = {str(p.relative_to(root / "logs")) for p in (root / "logs").rglob("*.log")}
-    expected = ({"prepare_data/fmnist/prepare_data.log"}
-                | {f"train_model/fmnist/{m}.log" for m in TRAINED}
-                | {f"craft_adversarial/fmnist/fgsm/{m}.log" for m in S0}
-                | {f"transfer_cell/fmnist/{s}/{t}.log" for s in S0 for t in [s] + S1}
-                | {f"whitebox_sweep/fmnist/{a}/{m}.log" for a in ("fgsm", "pgd2") for m in WHITEBOX_MODELS}
-                | {f"nes_attack/fmnist/{m}.log" for m in NES_MODELS}
-                | {f"audit_sweep/fmnist/{a}/{m}.log" for a in AUDIT_ATTACKS for m in AUDIT_MODELS + FRONTIER_MODELS}
+    expected = ({"prepare/fmnist/prepare.log"}
+                | {f"train/fmnist/{m}.log" for m in TRAINED}
+                | {f"craft/fmnist/fgsm/{m}.log" for m in S0}
+                | {f"transfer/fmnist/{s}/{t}.log" for s in S0 for t in [s] + S1}
+                | {f"whitebox/fmnist/{a}/{m}.log" for a in ("fgsm", "pgd2") for m in WHITEBOX_MODELS}
+                | {f"nes/fmnist/{m}.log" for m in NES_MODELS}
+                | {f"audit/fmnist/{a}/{m}.log" for a in AUDIT_ATTACKS for m in AUDIT_MODELS + FRONTIER_MODELS}
                 | {f"{t}_table/all/{t}_table.log" for t in ("transfer", "nes", "whitebox", "training", "masking",
                                                             "claims", "frontier")}
                 | {f"{t}_vs_paper/all/{t}_vs_paper.log" for t in ("transfer", "nes")}
@@ -421,7 +421,7 @@ def test_forcing_one_cell_on_a_finished_run_executes_one_job(runs, run_snakemake
     assert_up_to_date(root, run_snakemake)
     before = sha256(root / CELL)
     res = run_snakemake(root, "--configfile", str(root / "config.yaml"), "--cores", "1", "--force", CELL)
-    assert job_stats(res.stdout) == {"transfer_cell": 1, "total": 1}
+    assert job_stats(res.stdout) == {"transfer": 1, "total": 1}
     assert "1 of 1 steps (100%) done" in res.stdout
     assert sha256(root / CELL) == before  # same inputs, byte-identical file
 
@@ -429,11 +429,11 @@ def test_forcing_one_cell_on_a_finished_run_executes_one_job(runs, run_snakemake
 def test_one_cell_on_empty_results_builds_only_what_it_needs(tmp_path, run_snakemake):
     res = run_snakemake(tmp_path, "--configfile", str(write_config(tmp_path)), "-n", CELL)
     assert planned_jobs(res.stdout) == {
-        ("prepare_data", "results/data/fmnist.h5"),
-        ("train_model", "results/models/fmnist/real-gr64-s0.pt"),
-        ("train_model", "results/models/fmnist/complex-std-s1.pt"),
-        ("craft_adversarial", "results/adv/fmnist/fgsm/real-gr64-s0.h5"),
-        ("transfer_cell", CELL),
+        ("prepare", "results/data/fmnist.h5"),
+        ("train", "results/models/fmnist/real-gr64-s0.pt"),
+        ("train", "results/models/fmnist/complex-std-s1.pt"),
+        ("craft", "results/craft/fmnist/fgsm/real-gr64-s0.h5"),
+        ("transfer", CELL),
     }
 
 
@@ -444,22 +444,22 @@ def test_changed_transfer_beta_reruns_only_dependent_jobs(runs, run_snakemake):
     new_s1 = ["real-gr32-s1", "complex-gr32-s1"]
     targets = {s: [s, "real-std-s1", "real-gr32-s1", "complex-std-s1", "complex-gr32-s1"]
                for s in ["real-std-s0", "complex-std-s0"] + new}
-    expected = ({("train_model", f"results/models/fmnist/{m}.pt") for m in new + new_s1}
-                | {("craft_adversarial", f"results/adv/fmnist/fgsm/{m}.h5") for m in new}
-                | {("transfer_cell", f"results/transfer/fmnist/{s}/{t}.h5") for s, ts in targets.items() for t in ts
+    expected = ({("train", f"results/models/fmnist/{m}.pt") for m in new + new_s1}
+                | {("craft", f"results/craft/fmnist/fgsm/{m}.h5") for m in new}
+                | {("transfer", f"results/transfer/fmnist/{s}/{t}.h5") for s, ts in targets.items() for t in ts
                    if "gr32" in s + t}
                 | {("transfer_table", "results/tables/transfer.csv"), ("training_table", "results/tables/training.csv"),
                    ("transfer_vs_paper", "results/tables/transfer_vs_paper.csv"),
                    ("paper_figure", "results/figures/transfer_vs_paper.png"),
                    ("claims_table", "results/tables/claims.csv"), ("all", "")}
                 | {(f"{t}_page", f"results/tables/{t}.html") for t in ("transfer", "transfer_vs_paper", "claims")})
-    assert jobs == expected  # nothing of prepare_data, std / gr64 models, white-box, NES, figures
+    assert jobs == expected  # nothing of prepare, std / gr64 models, white-box, NES, figures
 
 
 @pytest.mark.slow
 def test_changed_nes_setting_reruns_only_nes(runs, run_snakemake):
     jobs = planned_after_change(runs[0], run_snakemake, "nes12.yaml", **{"nes.queries": 12})
-    assert jobs == {("nes_attack", f"results/nes/fmnist/{m}.h5") for m in NES_MODELS} | \
+    assert jobs == {("nes", f"results/nes/fmnist/{m}.h5") for m in NES_MODELS} | \
         {("nes_table", "results/tables/nes.csv"), ("nes_vs_paper", "results/tables/nes_vs_paper.csv"),
          ("claims_table", "results/tables/claims.csv"), ("all", ""),
          ("frontier_table", "results/tables/frontier.csv")} | \
@@ -473,15 +473,15 @@ def test_paper_config_plans_the_full_study(tmp_path, run_snakemake):
     res = run_snakemake(tmp_path, "--configfile", str(REPO / "configs/paper.yaml"), "-n", "--quiet", "rules")
     stats = job_stats(res.stdout)
     assert stats == {
-        "prepare_data": 4,
+        "prepare": 4,
         # 2 fields x 4 betas per dataset, 4 second-seed copies x 3, 1 adv, and the fmnist frontier's 2 fields x
         # 4 betas x 3 seeds less the 12 nets above (grid 8 at s0, copies 4 at s1)
-        "train_model": 8 * 4 + 4 * 3 + 1 + 12,
-        "craft_adversarial": 4 * 3,
-        "transfer_cell": 20 * 3,
-        "whitebox_sweep": 2 * (8 * 4 + 1),  # 2 attacks x (grid models + adv)
-        "nes_attack": 5,
-        "audit_sweep": 5 * 25,              # 5 attacks x every fmnist model (8 grid, 4 copies, 1 adv, 12 frontier)
+        "train": 8 * 4 + 4 * 3 + 1 + 12,
+        "craft": 4 * 3,
+        "transfer": 20 * 3,
+        "whitebox": 2 * (8 * 4 + 1),  # 2 attacks x (grid models + adv)
+        "nes": 5,
+        "audit": 5 * 25,              # 5 attacks x every fmnist model (8 grid, 4 copies, 1 adv, 12 frontier)
         "transfer_table": 1, "nes_table": 1, "whitebox_table": 1, "training_table": 1, "masking_table": 1,
         "transfer_vs_paper": 1, "nes_vs_paper": 1, "claims_table": 1,
         "whitebox_figure": 4, "zeta_figure": 4, "masking_figure": 1, "paper_figure": 1, "all": 1,

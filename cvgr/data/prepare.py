@@ -392,5 +392,5 @@ def verify_raw(path: PathLike) -> None:
         if file.is_file() and (now := sha256_file(file)) != sha:
             raise StaleInputError(
                 f"raw file {file} changed since {os.fspath(path)} was prepared (recorded sha256 {sha[:16]}, "
-                f"now {now[:16]}): rerun preparation with `snakemake --forcerun prepare_data` (this rebuilds "
+                f"now {now[:16]}): rerun preparation with `snakemake --forcerun prepare` (this rebuilds "
                 "everything downstream) or restore the original file")

@@ -188,10 +188,10 @@ class TrainingHistory(Record):
 
 
 @_record
-class AdversarialSet(Record):
-    """``results/adv/{dataset}/{attack}/{model}.h5``: examples crafted on a source model."""
+class CraftedSet(Record):
+    """``results/craft/{dataset}/{attack}/{model}.h5``: examples crafted on a source model."""
 
-    KIND = "adversarial-set"
+    KIND = "crafted-set"
 
     dataset: str
     model: ModelId
@@ -315,7 +315,7 @@ class NesResult(_Outcomes):
         return {"n_images": self.n_images, "accuracy": self.accuracy, "clean_accuracy": self.clean_accuracy}, {}
 
 
-RECORDS: tuple[type[Record], ...] = (TrainingHistory, AdversarialSet, TransferCell, WhiteboxCurve, NesResult)
+RECORDS: tuple[type[Record], ...] = (TrainingHistory, CraftedSet, TransferCell, WhiteboxCurve, NesResult)
 
 
 def read_any(path: PathLike) -> Record:

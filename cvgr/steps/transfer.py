@@ -7,7 +7,7 @@ from ..errors import CvgrError
 from ..attacks.evaluate import correct
 from ..results.io import make_provenance
 from ..results.modelfile import check_fits, load_model
-from ..results.records import AdversarialSet, TransferCell
+from ..results.records import CraftedSet, TransferCell
 from ..study.specs import Runtime
 from ..vocab import transfer_role
 from .common import start_job
@@ -16,7 +16,7 @@ from .common import start_job
 def transfer(adv: str, model: str, out: str, *, runtime: Runtime = Runtime()) -> None:
     """One transfer cell: accuracy of ``model`` (target) on examples crafted on another model (source)."""
     dev = start_job(runtime)
-    crafted = AdversarialSet.read(adv)
+    crafted = CraftedSet.read(adv)
     net, info = load_model(model, dev)
     if crafted.dataset != info.dataset:
         raise CvgrError(f"{adv} holds {crafted.dataset} images but {model} was trained on {info.dataset}: "

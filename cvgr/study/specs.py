@@ -151,7 +151,7 @@ class TrainSpec(Training):
 # ----------------------------------------------------------------------------- attacks
 
 class AttackSpec(Spec):
-    """Job spec of stage attack: adversarial examples crafted on one model."""
+    """Job spec of stage craft: adversarial examples crafted on one model."""
 
     attack: Attack = Field(AttackId("fgsm"), description="the attack")
     eps: Eps = Field(description=_EPS)

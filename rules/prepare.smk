@@ -1,9 +1,9 @@
-rule prepare_data:
+rule prepare:
     """Raw dataset files -> results/data/{dataset}.h5 (uint8 images, labels, raw sha256s)."""
     output:
         "results/data/{dataset}.h5",
     log:
-        "logs/prepare_data/{dataset}/prepare_data.log",
+        "logs/prepare/{dataset}/prepare.log",
     params:
         # rerun triggers: where the raw files are, and the code. `download` is left out (the script reads it
         # from the config): a fetch policy cannot change the data, so flipping it must not rebuild everything
@@ -13,4 +13,4 @@ rule prepare_data:
     threads: 1
     localrule: True
     script:
-        "../scripts/prepare_data.py"
+        "../scripts/prepare.py"

@@ -1,4 +1,4 @@
-"""Snakemake script of rule transfer_cell: cvgr.steps.transfer."""
+"""Snakemake script of rule transfer: cvgr.steps.transfer."""
 from cvgr.study.script import snakemake_script
 from cvgr.study.specs import Runtime
 from cvgr.steps import transfer

@@ -1,4 +1,4 @@
-"""Snakemake script of rule train_model: cvgr.steps.train."""
+"""Snakemake script of rule train: cvgr.steps.train."""
 from cvgr.study.script import snakemake_script
 from cvgr.study.specs import Runtime, TrainSpec
 from cvgr.steps import train

@@ -1,4 +1,4 @@
-"""Snakemake script of rule nes_attack: cvgr.steps.nes."""
+"""Snakemake script of rule nes: cvgr.steps.nes."""
 from cvgr.study.script import snakemake_script
 from cvgr.study.specs import NesSpec, Runtime
 from cvgr.steps import nes

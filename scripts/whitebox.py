@@ -1,4 +1,4 @@
-"""Snakemake script of rule whitebox_sweep: cvgr.steps.whitebox."""
+"""Snakemake script of rule whitebox: cvgr.steps.whitebox."""
 from cvgr.study.script import snakemake_script
 from cvgr.study.specs import Runtime, WhiteboxSpec
 from cvgr.steps import whitebox

@@ -1,12 +1,12 @@
-rule craft_adversarial:
+rule craft:
     """The transfer table's examples, crafted on a source at the dataset's transfer eps."""
     input:
         data=data_file,
         model=lambda w: model_file(w.dataset, w.model),
     output:
-        "results/adv/{dataset}/{attack}/{model}.h5",
+        "results/craft/{dataset}/{attack}/{model}.h5",
     log:
-        "logs/craft_adversarial/{dataset}/{attack}/{model}.log",
+        "logs/craft/{dataset}/{attack}/{model}.log",
     params:
         spec=lambda w: plan(w).craft_spec().replace(attack=AttackId.parse(w.attack)).to_dict(),
         seed=SEED,
@@ -16,8 +16,4 @@ rule craft_adversarial:
         gpu=GPU,
     threads: THREADS
     script:
-        "../scripts/craft_adversarial.py"
-
-
-# Accuracy of one model under one attack at each eps of the white-box grid.
-sweep_rule("whitebox_sweep", "whitebox", Plan.whitebox_spec)
+        "../scripts/craft.py"

@@ -1,4 +1,4 @@
-"""Snakemake script of rule craft_adversarial: cvgr.steps.craft."""
+"""Snakemake script of rule craft: cvgr.steps.craft."""
 from cvgr.study.script import snakemake_script
 from cvgr.study.specs import AttackSpec, Runtime
 from cvgr.steps import craft
