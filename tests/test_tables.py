@@ -17,8 +17,8 @@ import pytest
 from cvgr.errors import CorruptFileError, CvgrError
 from cvgr.results.records import NesResult, TrainingHistory, TransferCell, WhiteboxCurve
 from cvgr.study.specs import NesSpec, WhiteboxSpec
-from cvgr.report.tables import (write_nes_table, write_training_table, write_transfer_table,
-                         write_whitebox_table)
+from cvgr.report.model_tables import write_training_table, write_whitebox_table
+from cvgr.report.tables import write_nes_table, write_transfer_table
 from cvgr.vocab import AttackId, ModelId, transfer_role
 
 

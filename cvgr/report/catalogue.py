@@ -26,15 +26,15 @@ def nes_table(job: Job) -> None:
 
 @table("whitebox_table", stem="whitebox", reads=["whitebox"], formats=["csv"], caption_file="whitebox_table.rst")
 def whitebox_table(job: Job) -> None:
-    """Every white-box sweep, one row per (dataset, attack, model, eps) (:func:`cvgr.report.tables.write_whitebox_table`)."""
-    from .tables import write_whitebox_table
+    """Every white-box sweep, one row per (dataset, attack, model, eps) (:func:`cvgr.report.model_tables.write_whitebox_table`)."""
+    from .model_tables import write_whitebox_table
     write_whitebox_table(job.inputs["whitebox"], job.outputs["csv"])
 
 
 @table("training_table", stem="training", reads=["histories"], formats=["csv"], caption_file="training.rst")
 def training_table(job: Job) -> None:
-    """Clean accuracy, final zeta, epochs, beta, mode of every model (:func:`cvgr.report.tables.write_training_table`)."""
-    from .tables import write_training_table
+    """Clean accuracy, final zeta, epochs, beta, mode of every model (:func:`cvgr.report.model_tables.write_training_table`)."""
+    from .model_tables import write_training_table
     write_training_table(job.inputs["histories"], job.outputs["csv"])
 
 

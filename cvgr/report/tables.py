@@ -30,13 +30,11 @@ from tabulate import tabulate
 
 from ..errors import CvgrError
 from ..results.io import atomic_output
-from .audit import worst_case
-from ..results.records import NesResult, Record, TrainingHistory, TransferCell, WhiteboxCurve
+from ..results.records import NesResult, Record, TransferCell, WhiteboxCurve
 from ..vocab import (DATASET_PROSE, DEFENSE_LABELS, FIELD_PROSE, FIELDS, NES_SCORE_PROSE, PLAIN_DEFENSE, TRANSFER_ROLES,
                     ModelId, dataset_key, dataset_label, fmt_number)
 
 MISSING = "\u2014"  # em dash: a transfer cell that was not run
-WORST_CASE = "worst"  # the white-box table's per-image worst case over its attacks
 NOT_RUN = "(not run)"
 ACC_FMT = "%.4f"
 PARAM_FMT = "%.6g"
@@ -334,77 +332,9 @@ def write_nes_table(paths: list[str], csv_out: str, md_out: str) -> pd.DataFrame
                      names=["dataset", "network"])
 
 
-# ----------------------------------------------------------------------------- white-box table
-
-_WHITEBOX_COLUMNS = ("dataset", "attack", "model", "field", "defense", "beta", "adv_eps", "eps", "accuracy",
-                     "n_images")
-
-
-def write_whitebox_table(paths: list[str], csv_out: str) -> pd.DataFrame:
-    """White-box accuracy curves in long form, one row per (dataset, attack, model, eps).
-
-    Columns ``dataset, attack, model, field, defense, beta, adv_eps, eps, accuracy, n_images``;
-    sorted by dataset (paper order), attack (fgsm, pgd<k> by k, ...), model (real/complex,
-    std/gr/adv, strength, seed) and eps. Accuracy in %, '%.4f' in the CSV. After the attacks'
-    rows come the rows of attack ``worst``: per (dataset, model, eps) that two or more attacks
-    ran on the same images, the accuracy on the images that survived all of them.
-    """
-    curves = read_records(paths, WhiteboxCurve)
-    _check_unique_keys(((f"{c.dataset} {c.attack} {c.model}", c.path) for c in curves), "white-box result for")
-    rows = []
-    ordered = sorted(curves, key=lambda c: (dataset_key(c.dataset), c.attack.sort_key(), c.model.sort_key()))
-    for c in ordered:
-        eps, acc = c.eps.ravel(), c.accuracy
-        for i in np.argsort(eps, kind="stable"):
-            rows.append({"dataset": c.dataset, "attack": c.attack.name, **model_columns(c.model),
-                         "eps": float(eps[i]), "accuracy": float(acc[i]), "n_images": c.n_images})
-    rows += _worst_case_rows(ordered)
-    df = pd.DataFrame.from_records(rows, columns=list(_WHITEBOX_COLUMNS))
-    write_csv(df, csv_out, {**_MODEL_FORMATS, "eps": PARAM_FMT, "accuracy": ACC_FMT})
-    return df
-
-
 def curves_by_model(curves: Sequence[WhiteboxCurve]) -> dict[tuple[str, ModelId], list[WhiteboxCurve]]:
     """The curves per (dataset, model), in paper order of datasets then model order; input order within a group."""
     groups: dict[tuple[str, ModelId], list[WhiteboxCurve]] = {}
     for c in curves:
         groups.setdefault((c.dataset, c.model), []).append(c)
     return dict(sorted(groups.items(), key=lambda kv: (dataset_key(kv[0][0]), kv[0][1].sort_key())))
-
-
-def _worst_case_rows(curves: Sequence[WhiteboxCurve]) -> list[dict[str, Any]]:
-    """Attack ``worst``: per (dataset, model, eps) run by two or more attacks on the same images, the share
-    of images that every one of those attacks left correctly classified (the robust accuracy AutoAttack reports).
-    """
-    rows = []
-    for (ds, model), group in curves_by_model(curves).items():
-        if len(group) < 2 or len({c.labels.tobytes() for c in group}) > 1:
-            continue
-        for eps in sorted(set.intersection(*({float(e) for e in c.eps} for c in group))):
-            robust = worst_case({c.attack.name: c.at(eps) for c in group})
-            rows.append({"dataset": ds, "attack": WORST_CASE, **model_columns(model), "eps": eps,
-                         "accuracy": 100.0 * float(robust.mean()), "n_images": int(robust.size)})
-    return rows
-
-
-# ----------------------------------------------------------------------------- training table
-
-_TRAINING_COLUMNS = ("dataset", "model", "field", "defense", "beta", "adv_eps", "seed", "mode", "epochs",
-                     "train_size", "clean_acc", "final_zeta")
-
-
-def write_training_table(history_paths: list[str], csv_out: str) -> pd.DataFrame:
-    """One row per trained model from the training-history files.
-
-    Columns ``dataset, model, field, defense, beta, adv_eps, seed, mode, epochs, train_size,
-    clean_acc, final_zeta`` (clean_acc in % on the evaluation test images after the last epoch,
-    final_zeta = the last epoch's mean gradient agreement); sorted by dataset then model.
-    """
-    histories = read_records(history_paths, TrainingHistory)
-    _check_unique_keys(((f"{h.dataset} {h.model}", h.path) for h in histories), "training history of")
-    rows = [{"dataset": h.dataset, **model_columns(h.model), "seed": h.model.seed, "mode": h.mode,
-             "epochs": h.epochs, "train_size": h.train_size, "clean_acc": h.clean_acc, "final_zeta": h.final_zeta}
-            for h in sorted(histories, key=lambda h: (dataset_key(h.dataset), h.model.sort_key()))]
-    df = pd.DataFrame.from_records(rows, columns=list(_TRAINING_COLUMNS))
-    write_csv(df, csv_out, {**_MODEL_FORMATS, "clean_acc": ACC_FMT, "final_zeta": ACC_FMT})
-    return df
