@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 # The attacks package registers the built-in attacks (their modules import torch only when an attack
 # runs); whatever reads the names depends on their registrations, so its code hash holds them.
 from . import attacks as _attacks  # noqa: F401
-from .attacks.registry import AttackKind, forms as _forms, get as _kind, kinds as _kinds, option_defaults, \
+from .attacks.registry import NES_SCORES, AttackKind, forms as _forms, get as _kind, kinds as _kinds, option_defaults, \
     option_users, parse as _parse, pattern as _pattern
 
 from .datasets import DATASETS as _DATASET_REGISTRY, PAPER_DATASETS as _PAPER_DATASETS
@@ -63,11 +63,7 @@ REAL_BIASES = ("cvgr", "authors")
 #: Where jobs compute; ``auto`` = cuda when torch sees a GPU, else cpu.
 DEVICES = ("auto", "cpu", "cuda")
 
-#: What NES reads from a query, i.e. the objective whose gradient it estimates:
-#: ``"output"`` the true class's raw output ``f_y`` (the logit of a real net, the
-#: magnitude of a complex one; estimate of ``-grad_x f_y``), ``"cross_entropy"``
-#: its log-softmax ``log p_y`` (estimate of ``grad_x CE``).
-NES_SCORES = ("output", "cross_entropy")
+#: What NES reads from a query (:data:`cvgr.attacks.registry.NES_SCORES`), in prose.
 NES_SCORE_PROSE = {"output": "the true class's raw output (logit or magnitude)",
                    "cross_entropy": "the cross-entropy (the true class's log-softmax)"}
 

@@ -23,6 +23,7 @@ import sys
 from cvgr.study.plan import Plan
 from cvgr.errors import CvgrError
 from cvgr.study.layers import snakemake_layers, study
+import cvgr.report.catalogue  # registers cvgr's own tables and figures
 from cvgr.report.outputs import registered, targets as output_targets
 from cvgr.study.runlock import claim, runs_jobs
 from cvgr.study.codehash import code_hash

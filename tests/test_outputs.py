@@ -18,6 +18,7 @@ from conftest import REPO, SNAKEFILE, dry_run_jobs, write_config
 from cvgr.study.plan import Study
 from cvgr.errors import CvgrError
 from cvgr.study.layers import Layer, study
+import cvgr.report.catalogue  # noqa: F401  (registers cvgr's own tables and figures)
 from cvgr.report.outputs import get, registered, table, targets, unregister
 from cvgr.study.codehash import stage_modules
 

@@ -18,7 +18,6 @@ from .. import attacks  # noqa: F401  (the built-in attacks, registered)
 from .core import Attack
 from .registry import option_defaults
 from ..errors import CvgrError
-from ..vocab import AttackId
 
 
 def _device(model: nn.Module) -> torch.device | None:
@@ -99,8 +98,9 @@ def attack_batched(attack: Attack, model: nn.Module, x: Tensor, y: Tensor, eps: 
     return torch.cat(out) if out else x.detach().clone()
 
 
-def attack_function(attack: AttackId, **options: Any) -> Attack:
-    """The registered function of ``attack`` (:mod:`cvgr.attacks.registry`), its options bound.
+def attack_function(attack: Any, **options: Any) -> Attack:
+    """The registered function of ``attack`` (a :class:`cvgr.vocab.AttackId`; :mod:`cvgr.attacks.registry`), its
+    options bound.
 
     A family's integer goes to its parameter (``pgd10``: ``steps=10``). Of ``options`` (config
     settings such as ``random_start``, ``apgd_steps``, ``square_queries``) the attack gets those it

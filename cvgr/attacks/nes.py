@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..runtime.rand import noise
-from ..vocab import NES_SCORES
+from .registry import NES_SCORES
 from .core import ALPHA_FACTOR, QueryCounter, check_eps, check_steps, sign_ascent
 
 __all__ = ["NES_SCORES", "CHUNK_CPU", "CHUNK_CUDA", "QueryCounter", "default_chunk", "nes", "nes_gradient",

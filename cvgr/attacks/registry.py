@@ -31,6 +31,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+#: What NES reads from a query, i.e. the objective whose gradient it estimates:
+#: ``"output"`` the true class's raw output ``f_y`` (the logit of a real net, the
+#: magnitude of a complex one; estimate of ``-grad_x f_y``), ``"cross_entropy"``
+#: its log-softmax ``log p_y`` (estimate of ``grad_x CE``).
+NES_SCORES = ("output", "cross_entropy")
 _NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 _KINDS: dict[str, "AttackKind"] = {}
 

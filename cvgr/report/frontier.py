@@ -58,7 +58,7 @@ import numpy as np
 from .verdicts import CONTRADICTED, HOLDS, UNRESOLVED
 from ..errors import CvgrError
 from ..results.records import TrainingHistory, WhiteboxCurve
-from ..study.settings import SpecError
+from ..study.settings import check_grid
 from .stats import LEVEL
 from ..vocab import FIELDS
 
@@ -118,15 +118,6 @@ class MatchedGap:
     range_high: float
     replicates: int
     valid_replicates: int
-
-
-def check_grid(betas: Sequence[float], key: str, what: str = "") -> None:
-    """A frontier needs at least two betas: :class:`SpecError` naming ``key`` (``what``: whose grid) otherwise."""
-    distinct = sorted(set(float(b) for b in betas))
-    if len(distinct) < 2:
-        shown = ", ".join(f"{b:g}" for b in distinct) or "none"
-        raise SpecError(key, f"{what}{len(distinct)} beta ({shown}): a frontier needs at least two points",
-                        "a list of at least two G.R. strengths (e.g. 0, 8, 32, 64)")
 
 
 def worst_case(outcomes: Sequence[Sequence[int]]) -> np.ndarray:

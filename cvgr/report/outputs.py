@@ -245,9 +245,8 @@ def unregister(name: str) -> None:
 
 
 def registered() -> tuple[Output, ...]:
-    """Every registered output, cvgr's own (:mod:`cvgr.report.catalogue`) included, in registration order."""
-    from . import catalogue as report_outputs  # noqa: F401  (registers cvgr's own)
-
+    """Every registered output, in registration order: cvgr's own once :mod:`cvgr.report.catalogue` is
+    imported (the workflow imports it first), then those of modules imported after it."""
     return tuple(_REGISTRY.values())
 
 

@@ -35,7 +35,8 @@ STAGE_ROOTS: dict[str, tuple[str, ...]] = {
     "nes": ("steps/nes.py",),
     # the table and figure registry, which imports the module registering cvgr's own tables and figures
     # (and, through their functions, the modules that compute them), the pages, the lineage, the paper's numbers
-    "tables": ("report/outputs.py", "report/pages.py", "results/lineage.py", "report/reference/paper_results.csv"),
+    "tables": ("report/outputs.py", "report/catalogue.py", "report/pages.py", "results/lineage.py",
+               "report/reference/paper_results.csv"),
 }
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, Collection, Mapping
+from typing import Annotated, Any, Callable, Collection, Mapping, Sequence
 
 from pydantic import (AllowInfNan, BaseModel, ConfigDict, Strict, TypeAdapter, ValidationError, ValidationInfo,
                       model_validator)
@@ -204,3 +204,12 @@ def field_schema(spec: type[Spec], name: str) -> dict[str, Any]:
     """The schema node of one field of ``spec`` (nullable reduced to its value, references resolved)."""
     schema = spec.model_json_schema()
     return concrete(schema["properties"][name], schema.get("$defs", {}))
+
+
+def check_grid(betas: Sequence[float], key: str, what: str = "") -> None:
+    """A frontier needs at least two betas: :class:`SpecError` naming ``key`` (``what``: whose grid) otherwise."""
+    distinct = sorted(set(float(b) for b in betas))
+    if len(distinct) < 2:
+        shown = ", ".join(f"{b:g}" for b in distinct) or "none"
+        raise SpecError(key, f"{what}{len(distinct)} beta ({shown}): a frontier needs at least two points",
+                        "a list of at least two G.R. strengths (e.g. 0, 8, 32, 64)")

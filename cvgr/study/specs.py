@@ -23,8 +23,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
-from .settings import (OPTIONAL, UNIQUE, Bool, Float, Int, OneOf, Spec, SpecError, Str, Word, check, rule_error,
-                       shared_fields)
+from .settings import (OPTIONAL, UNIQUE, Bool, Float, Int, OneOf, Spec, SpecError, Str, Word, check, check_grid,
+                       rule_error, shared_fields)
 from ..vocab import (ARCHITECTURES, DATASETS, DEVICES, FIELDS, MODES, NES_SCORES, model_form, model_pattern,
                     REAL_BIASES, AttackId, ModelId, attack_forms, attack_option_defaults, attack_option_users,
                     attack_pattern)
@@ -290,7 +290,6 @@ class FrontierSection(Spec):
 
     @model_validator(mode="after")
     def _a_grid(self) -> "FrontierSection":
-        from ..report.frontier import check_grid  # the frontier's own rule (numpy-backed), loaded only for a frontier
         try:
             check_grid(self.betas, "betas")
         except SpecError as err:
